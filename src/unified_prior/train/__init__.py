@@ -1,0 +1,1 @@
+"""The trainer: loop, checkpoints, metrics, the schedule guard, and distributed set-up."""
