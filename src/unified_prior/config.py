@@ -9,11 +9,11 @@ model here; loading, overriding and error reporting need no change.
 from __future__ import annotations
 
 import difflib
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from unified_prior.errors import InputError
@@ -210,8 +210,9 @@ def _drop_foreign_schedule_defaults(
     schedule = tree.get("schedule")
     if not isinstance(schedule, dict) or schedule.get("kind") not in FAMILIES:
         return
-    given = set(file_tree.get("schedule", {}) if isinstance(file_tree.get("schedule"), dict)
-                else {})
+    given = set(
+        file_tree.get("schedule", {}) if isinstance(file_tree.get("schedule"), dict) else {}
+    )
     given |= {p[1] for p in (parse_override(o)[0] for o in overrides) if p[0] == "schedule"}
     fields = FAMILIES[schedule["kind"]].model_fields
     for key in list(schedule):
@@ -222,9 +223,16 @@ def _drop_foreign_schedule_defaults(
 def config_from_dict(tree: dict[str, Any], source: str = "config") -> RunConfig:
     """Validate a nested dict (e.g. a checkpoint's stored config) into a ``RunConfig``."""
     try:
-        return RunConfig.model_validate(tree)
+        config = RunConfig.model_validate(tree)
     except ValidationError as err:
         raise InputError(f"{source}: {describe_validation_error(err)}") from None
+    # A config that loads must also run: build its plan now (e.g. learning_rate=inf passes
+    # the field's bounds but no plan can use it) so the failure is a named input error.
+    try:
+        config.plan()
+    except ValueError as err:
+        raise InputError(f"{source}: {err}") from None
+    return config
 
 
 def describe_validation_error(err: ValidationError) -> str:
@@ -270,8 +278,10 @@ def _strip_tags(loc: list[str]) -> tuple[list[str], type[BaseModel] | None]:
             tag = next(parts, None)  # the discriminator tag is not a key the user wrote
             model = FAMILIES.get(tag) if tag is not None else None
             continue
-        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        model = annotation if is_model else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            model = None
     keys.append(loc[-1] if loc else "")
     return [k for k in keys if k], model
 

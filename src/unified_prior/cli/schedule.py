@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -14,15 +15,19 @@ from unified_prior.errors import InputError
 
 
 def parse_steps(text: str, max_steps: int) -> list[int]:
-    """``"0,10000,20000"`` → [0, 10000, 20000]; each must be an integer in [0, max_steps]."""
+    """``"0,10000,25k"`` → [0, 10000, 25000]; each must be a whole step in [0, max_steps]."""
     steps = []
     for part in text.split(","):
         token = part.strip().lower().replace("_", "")
         scale = {"k": 1_000, "m": 1_000_000}.get(token[-1:], 1)
         try:
-            step = round(float(token[:-1] if scale > 1 else token) * scale)
+            value = float(token[:-1] if scale > 1 else token) * scale
         except ValueError:
-            raise InputError(f"--at {text!r}: {part!r} is not a step; use e.g. 0,20000,25k") from None
+            value = math.nan
+        # A step is a count of updates: 2.5 or inf would silently become some other step.
+        if not (math.isfinite(value) and value == int(value)):
+            raise InputError(f"--at {text!r}: {part!r} is not a whole step; use e.g. 0,20000,25k")
+        step = int(value)
         if not 0 <= step <= max_steps:
             raise InputError(f"--at: step {step} is outside [0, train.max_steps={max_steps}]")
         steps.append(step)
@@ -39,6 +44,8 @@ def schedule(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the plan.")] = None,
 ) -> None:
     """Print the learning rate the config's plan gives at chosen (or key) steps."""
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise InputError(f"--plot {plot}: the plot is a PNG; give a path ending in .png")
     cfg = load_config(config, set_)
     plan = cfg.plan()
     if at is not None:
@@ -67,7 +74,11 @@ def schedule(
     if plot is not None:
         from unified_prior.schedules.plot import plot_plan
 
-        print(f"wrote {plot_plan(plan, plot)}", flush=True)
+        try:
+            written = plot_plan(plan, plot)
+        except OSError as err:
+            raise InputError(f"--plot {plot}: cannot write it ({err.strerror})") from None
+        print(f"wrote {written}", flush=True)
 
 
 def register(app: typer.Typer) -> None:

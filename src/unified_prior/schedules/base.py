@@ -45,7 +45,9 @@ class ScheduleSpec(BaseModel, ABC):
         """Reject a spec that cannot run for ``total_steps``; the message names the key."""
         if total_steps <= 0:
             raise ValueError(f"max_steps must be > 0, got {total_steps}")
-        if self.warmup_steps >= total_steps and (self.decays or self.warmup_steps > total_steps):
+        # Even a constant family is rejected at warmup == max_steps: the last update would
+        # still be inside the warmup, so the configured peak LR would never be applied.
+        if self.warmup_steps >= total_steps:
             raise ValueError(
                 f"warmup_steps={self.warmup_steps} must be < max_steps={total_steps}: "
                 "lower warmup_steps or raise max_steps"

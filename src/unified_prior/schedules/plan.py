@@ -39,12 +39,12 @@ class Segment:
         if self.start_step < 0:
             raise ValueError(f"start_step must be >= 0, got {self.start_step}")
         if not (math.isfinite(self.peak_lr) and self.peak_lr > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {self.peak_lr}")
+            raise ValueError(
+                f"peak_lr (optim.learning_rate) must be a finite number > 0, got {self.peak_lr}"
+            )
         self.spec.check_length(self.total_steps)
         if self.rewarm_steps < 0 or self.rewarm_steps >= self.total_steps:
-            raise ValueError(
-                f"rewarm_steps={self.rewarm_steps} must be in [0, {self.total_steps})"
-            )
+            raise ValueError(f"rewarm_steps={self.rewarm_steps} must be in [0, {self.total_steps})")
         if self.rewarm_steps and self.from_lr is None:
             raise ValueError("rewarm_steps > 0 needs from_lr, the LR to bridge from")
 
@@ -76,6 +76,10 @@ class Segment:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Segment:
+        """Inverse of ``to_dict``; a malformed dict raises ``ValueError`` naming the key."""
+        missing = [k for k in ("start_step", "total_steps", "peak_lr", "spec") if k not in data]
+        if missing:
+            raise ValueError(f"plan segment lacks {', '.join(missing)}: {data!r}")
         return cls(
             start_step=int(data["start_step"]),
             total_steps=int(data["total_steps"]),
@@ -166,21 +170,28 @@ class Plan:
         return Plan((*kept, new))
 
     def boundaries(self) -> list[tuple[str, int]]:
-        """Named steps worth showing: segment starts, warmup ends, quarter points, end."""
+        """Named steps worth showing: segment starts, warmup ends, quarter points, end.
+
+        A segment's marks stay inside the steps it governs: a segment cut short by a replan
+        shows no warmup end or decay quarters that fall after the next segment starts.
+        """
         marks: list[tuple[str, int]] = []
         for i, seg in enumerate(self.segments):
-            end = min(seg.end_step, self.segments[i + 1].start_step) if i + 1 < len(
-                self.segments
-            ) else seg.end_step
+            last = i + 1 == len(self.segments)
+            end = seg.end_step if last else min(seg.end_step, self.segments[i + 1].start_step)
             tag = f"segment {i + 1} " if len(self.segments) > 1 else ""
-            marks.append((f"{tag}start", seg.start_step))
+            seg_marks = [(f"{tag}start", seg.start_step)]
             if seg.rewarm_steps:
-                marks.append((f"{tag}end of rewarm", seg.start_step + seg.rewarm_steps))
+                seg_marks.append((f"{tag}end of rewarm", seg.start_step + seg.rewarm_steps))
             if seg.spec.warmup_steps:
-                marks.append((f"{tag}end of warmup", seg.start_step + seg.spec.warmup_steps))
+                seg_marks.append((f"{tag}end of warmup", seg.start_step + seg.spec.warmup_steps))
             decay_from = seg.start_step + max(seg.spec.warmup_steps, seg.rewarm_steps)
-            for q in (1, 2, 3):
-                marks.append((f"{tag}{q}/4 of decay", decay_from + q * (end - decay_from) // 4))
+            if end > decay_from:
+                for q in (1, 2, 3):
+                    step = decay_from + q * (end - decay_from) // 4
+                    seg_marks.append((f"{tag}{q}/4 of decay", step))
+            # The next segment's start is its own mark; ``end`` belongs to this one only last.
+            marks.extend(m for m in seg_marks if m[1] < end or (last and m[1] <= end))
         marks.append(("end", self.max_steps))
         seen: set[int] = set()
         unique = []
@@ -194,8 +205,12 @@ class Plan:
         """One line per segment, for messages and reports."""
         return "; ".join(
             f"from step {s.start_step}: {s.spec.describe()} peak_lr={s.peak_lr:g} "
-            f"until {s.end_step}" + (f" (rewarm {s.rewarm_steps} from {s.from_lr:g})"
-                                     if s.rewarm_steps and s.from_lr is not None else "")
+            f"until {s.end_step}"
+            + (
+                f" (rewarm {s.rewarm_steps} from {s.from_lr:g})"
+                if s.rewarm_steps and s.from_lr is not None
+                else ""
+            )
             for s in self.segments
         )
 

@@ -15,9 +15,9 @@ def plot_plan(plan: Plan, path: Path, *, points: int = 2000, title: str | None =
     import matplotlib.pyplot as plt
 
     total = plan.max_steps
-    steps = sorted({round(i * total / points) for i in range(points + 1)} | {
-        s for _, s in plan.boundaries()
-    })
+    steps = sorted(
+        {round(i * total / points) for i in range(points + 1)} | {s for _, s in plan.boundaries()}
+    )
     lrs = [plan.lr_at(s) for s in steps]
     fig, ax = plt.subplots(figsize=(8, 4), dpi=120)
     for index, seg in enumerate(plan.segments):
@@ -25,14 +25,21 @@ def plot_plan(plan: Plan, path: Path, *, points: int = 2000, title: str | None =
         ramp_end = seg.start_step + max(seg.spec.warmup_steps, seg.rewarm_steps)
         if ramp_end > seg.start_step:
             label = "warmup" if seg.spec.warmup_steps >= seg.rewarm_steps else "rewarm"
-            ax.axvspan(seg.start_step, ramp_end, color="tab:orange", alpha=0.15,
-                       label=label if index == 0 or label == "rewarm" else None)
+            ax.axvspan(
+                seg.start_step,
+                ramp_end,
+                color="tab:orange",
+                alpha=0.15,
+                label=label if index == 0 or label == "rewarm" else None,
+            )
         if end > ramp_end:
-            ax.axvspan(ramp_end, end, color="tab:blue", alpha=0.07,
-                       label="decay" if index == 0 else None)
+            ax.axvspan(
+                ramp_end, end, color="tab:blue", alpha=0.07, label="decay" if index == 0 else None
+            )
         if index:
-            ax.axvline(seg.start_step, color="tab:red", ls="--", lw=1,
-                       label=f"replan at {seg.start_step}")
+            ax.axvline(
+                seg.start_step, color="tab:red", ls="--", lw=1, label=f"replan at {seg.start_step}"
+            )
     ax.plot(steps, lrs, color="black", lw=1.5, label="planned LR")
     ax.set_xlabel("step (completed optimizer updates)")
     ax.set_ylabel("learning rate")

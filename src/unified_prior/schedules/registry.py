@@ -13,7 +13,8 @@ FAMILIES: dict[str, type[ScheduleSpec]] = {}
 
 def register(cls: SpecT) -> SpecT:
     """Class decorator: make a family available under its ``kind`` literal."""
-    kind = cls.model_fields["kind"].default
+    family: type[ScheduleSpec] = cls  # mypy cannot read model_fields through the TypeVar
+    kind = family.model_fields["kind"].default
     if kind in FAMILIES:
         raise ValueError(f"schedule family {kind!r} registered twice")
     FAMILIES[kind] = cls

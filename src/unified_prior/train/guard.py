@@ -33,6 +33,11 @@ class ScheduleMismatchError(RuntimeError):
             f"{expected:.6e} (ratio {ratio:.6g}); nothing may write the LR but the plan"
         )
 
+    def __reduce__(self) -> tuple[type[ScheduleMismatchError], tuple[int, int, float, float]]:
+        # Exceptions pickle their message only by default; this one must survive crossing
+        # process boundaries (DataLoader workers, torch.multiprocessing) with its fields.
+        return (type(self), (self.step, self.group, self.expected, self.actual))
+
 
 class ScheduleGuard:
     """Checks every param group's LR against ``plan`` before each ``optimizer.step()``.
