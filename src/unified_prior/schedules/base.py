@@ -76,5 +76,7 @@ class DecayingSpec(ScheduleSpec):
     def progress(step: int, start: int, end: int) -> float:
         """Fraction of ``[start, end]`` covered at ``step``, clamped to [0, 1]."""
         if end <= start:
-            return 1.0
+            # An empty phase (e.g. a WSD decay that rounds to 0 steps) is not yet begun
+            # before ``start``; returning 1 there put the whole run at the floor.
+            return 0.0 if step < start else 1.0
         return min(max((step - start) / (end - start), 0.0), 1.0)
