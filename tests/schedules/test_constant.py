@@ -37,7 +37,8 @@ def test_constant_has_no_floor_key() -> None:
 
 
 @pytest.mark.parametrize(
-    ("key", "value"), [("warmup_steps", -1), ("warmup_start_factor", 1.5), ("warmup_start_factor", -0.1)]
+    ("key", "value"),
+    [("warmup_steps", -1), ("warmup_start_factor", 1.5), ("warmup_start_factor", -0.1)],
 )
 def test_invalid_values_name_the_key(key: str, value: float) -> None:
     with pytest.raises(ValidationError, match=key):

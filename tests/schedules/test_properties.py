@@ -6,6 +6,7 @@ into the optimizer, on a sample of steps that always includes the boundaries.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -106,7 +107,7 @@ def test_monotone_warmup(kind: str, data: st.DataObject, lr: float) -> None:
     plan = Plan.single(spec, peak_lr=lr, max_steps=total)
     steps = sample_steps(data.draw, 0, spec.warmup_steps)
     lrs = [plan.lr_at(s) for s in steps]
-    assert all(b >= a * (1 - 1e-12) for a, b in zip(lrs, lrs[1:], strict=False)), (steps, lrs)
+    assert all(b >= a * (1 - 1e-12) for a, b in itertools.pairwise(lrs)), (steps, lrs)
     if spec.warmup_steps and spec.warmup_start_factor < 1:
         assert lrs[0] < lrs[-1]
 
@@ -119,7 +120,7 @@ def test_monotone_decay(kind: str, data: st.DataObject, lr: float) -> None:
     plan = Plan.single(spec, peak_lr=lr, max_steps=total)
     steps = sample_steps(data.draw, spec.warmup_steps, 2 * total)  # past the end as well
     lrs = [plan.lr_at(s) for s in steps]
-    assert all(b <= a * (1 + 1e-12) for a, b in zip(lrs, lrs[1:], strict=False)), (steps, lrs)
+    assert all(b <= a * (1 + 1e-12) for a, b in itertools.pairwise(lrs)), (steps, lrs)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -181,9 +182,7 @@ def test_replan_continuity_with_rewarm(
     lo, hi = min(from_lr, target), max(from_lr, target)
     assert all(lo * (1 - 1e-12) <= x <= hi * (1 + 1e-12) for x in bridge)
     direction = 1 if target >= from_lr else -1
-    assert all(
-        direction * (b - a) >= -1e-12 * hi for a, b in zip(bridge, bridge[1:], strict=False)
-    )
+    assert all(direction * (b - a) >= -1e-12 * hi for a, b in itertools.pairwise(bridge))
     # After the bridge the new curve is followed, counted from the resume step.
     for step in sample_steps(data.draw, at + rewarm, max_steps):
         expected = new_peak * spec.factor(step - at, max_steps - at)

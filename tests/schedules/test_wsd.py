@@ -28,7 +28,10 @@ def reference(step: int, *, w: int, t: int, f0: float, r: float, frac: float, sh
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_each_decay_shape_matches_reference(shape: str) -> None:
     spec = WSDSpec(
-        warmup_steps=50, warmup_start_factor=0.1, min_lr_ratio=0.05, decay_fraction=0.2,
+        warmup_steps=50,
+        warmup_start_factor=0.1,
+        min_lr_ratio=0.05,
+        decay_fraction=0.2,
         decay_shape=shape,  # type: ignore[arg-type]
     )
     for step in [*range(0, 1001, 9), 799, 800, 801, 1000, 1200]:
