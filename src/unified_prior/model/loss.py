@@ -1,0 +1,67 @@
+"""The EDM training loss with per-sample seeded noise and channel masks.
+
+``sigma = exp(P_mean + P_std * n)``, ``y + sigma * noise`` → ``D``, and
+``weight * (D - y)^2`` with ``weight = (sigma^2 + sd^2) / (sigma * sd)^2``. Because
+``D - y = c_out * (F - target)`` and ``weight = 1 / c_out^2``, this equals the MSE of ``F``
+against its target ``(y - c_skip * (y + n)) / c_out`` (k-diffusion ``Denoiser.loss``). Each
+sample's loss is the mean over its *valid* channels only, so every tile counts the same
+whatever its channel count.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from unified_prior.data.batch import Batch
+from unified_prior.data.seeds import seeded_generator
+
+
+def draw_sigma_noise(
+    seeds: torch.Tensor, shape: tuple[int, ...], p_mean: float, p_std: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample log-normal sigma ``[B]`` and unit noise ``[B, *shape]`` from each sample's
+    own CPU generator: the same sample gets the same draw on any device, rank or batch."""
+    sigmas, noises = [], []
+    for seed in seeds.cpu().tolist():
+        g = seeded_generator(seed)
+        sigmas.append(torch.randn((), generator=g))
+        noises.append(torch.randn(shape, generator=g))
+    sigma = (torch.stack(sigmas) * p_std + p_mean).exp()
+    return sigma, torch.stack(noises)
+
+
+def masked_weighted_mse(
+    denoised: torch.Tensor,
+    clean: torch.Tensor,
+    sigma: torch.Tensor,
+    masks: torch.Tensor,
+    sigma_data: float,
+) -> torch.Tensor:
+    """Per-sample EDM-weighted squared error, averaged over valid channels and pixels."""
+    sigma = sigma.reshape(-1, 1, 1, 1)
+    weight = (sigma**2 + sigma_data**2) / (sigma * sigma_data) ** 2
+    err = weight * (denoised - clean) ** 2 * masks
+    pixels = clean.shape[-1] * clean.shape[-2]
+    return err.sum(dim=(1, 2, 3)) / (masks.sum(dim=(1, 2, 3)) * pixels)
+
+
+class EDMLoss:
+    """EDM loss; ``__call__(net, batch)`` → (per-sample loss ``[B]``, sigma ``[B]``)."""
+
+    def __init__(self, p_mean: float, p_std: float, sigma_data: float) -> None:
+        self.p_mean = float(p_mean)
+        self.p_std = float(p_std)
+        self.sigma_data = float(sigma_data)
+
+    def __call__(self, net: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        device = batch.images.device
+        sigma, noise = draw_sigma_noise(
+            batch.seeds, tuple(batch.images.shape[1:]), self.p_mean, self.p_std
+        )
+        sigma, noise = sigma.to(device), noise.to(device)
+        masks = batch.masks.float()
+        clean = batch.images.float() * masks
+        noisy = clean + noise * sigma.reshape(-1, 1, 1, 1) * masks
+        denoised = net(noisy, sigma, batch.labels, masks)
+        return masked_weighted_mse(denoised.float(), clean, sigma, masks, self.sigma_data), sigma
