@@ -77,3 +77,9 @@ def tensors_equal(a: object, b: object) -> bool:
 @pytest.fixture
 def state_equal() -> Callable[[object, object], bool]:
     return tensors_equal
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides(sample_root: Path) -> list[str]:
+    """The tiny config as ``--set`` items, for module-scoped runs and CLI subprocesses."""
+    return [*TINY, f"data.root={sample_root}"]
