@@ -127,6 +127,12 @@ def train(
             write_config(config, run_dir / "config.toml")
         resume_info = resume.header() if resume is not None else None
         recorder.header(run.plan, header_config(config, ctx, use_bf16), resume_info)
+        if config.train.precision == "bf16" and not use_bf16:
+            recorder.message(
+                f"train.precision='bf16' runs as fp32 on {device.type}: bf16 autocast is for "
+                "CUDA only; the header records the precision in effect",
+                logging.WARNING,
+            )
         for callback in callbacks:
             callback.on_train_start(run)
         if resume is None:
