@@ -1,0 +1,131 @@
+"""CKP001: a checkpoint saves the optimizer but omits a stateful scheduler's state."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from unified_prior.audit.facts import SchedulerInfo, ScriptFacts, const_str
+from unified_prior.audit.finding import Finding
+from unified_prior.audit.rules import register
+from unified_prior.audit.rules.base import Rule
+
+
+@register
+class CheckpointOmitsScheduler(Rule):
+    """``torch.save`` writes a resume checkpoint (it holds the optimizer state) but not the
+    state of a scheduler this script steps: a resume rebuilds the scheduler at step 0 and
+    restarts warmup and decay. Severity *warning*: the run itself is fine, its resume is not.
+
+    Judged only for payloads written literally (a dict literal, or a name bound to one and
+    filled with ``ckpt["k"] = ...``) in a function that can see the scheduler; nanoGPT-style
+    loops without a scheduler object have no state to save and stay silent.
+    """
+
+    code = "CKP001"
+    name = "checkpoint-omits-scheduler"
+    severity = "warning"
+    summary = "checkpoint omits scheduler state of a stateful scheduler"
+
+    def check(self, facts: ScriptFacts) -> Iterator[Finding]:
+        scheds = [
+            s
+            for s in facts.active_schedulers()
+            if s.steps
+            and not s.flow.escapes
+            # timm schedulers are told the epoch/update count at every step: no state to keep.
+            and s.family != "timm"
+            # ``last_epoch=start_step - 1``: the resume rebuilds the position from the step.
+            and not any(k.arg == "last_epoch" for k in s.call.keywords)
+        ]
+        if not scheds:
+            return
+        for call in facts.calls:
+            if facts.qualified(call) != "torch.save" or not call.args:
+                continue
+            payload = self._payload(facts, call)
+            if payload is None:
+                continue
+            keys, values = payload
+            if not any(self._is_optimizer_state(facts, v) for v in values) and not any(
+                "optim" in k.lower() for k in keys
+            ):
+                continue
+            if any("sched" in k.lower() for k in keys):
+                continue
+            for sched in scheds:
+                if not facts.sees_scheduler(call, sched):
+                    continue
+                if any(self._mentions(v, sched, facts) for v in values):
+                    continue
+                sl, sc = facts.pos(sched.call)
+                message = (
+                    f"torch.save writes the optimizer state but not the state of {sched.cls} "
+                    f"({sched.name}, built at {sl}:{sc}): a resume restarts the schedule at step 0"
+                )
+                fix = (
+                    f'add "scheduler": {sched.name}.state_dict() to the checkpoint '
+                    "and load it on resume"
+                )
+                yield self.finding(facts, call, message, fix, related=(sched.call,))
+                break
+
+    @staticmethod
+    def _payload(facts: ScriptFacts, call: ast.Call) -> tuple[list[str], list[ast.AST]] | None:
+        node = call.args[0]
+        extra_keys: list[str] = []
+        extra_values: list[ast.AST] = []
+        if isinstance(node, ast.Name):
+            sym = facts.symbol(node)
+            scope = facts.scope_of(call)
+            bound = [
+                a
+                for a in ast.walk(scope)
+                if isinstance(a, ast.Assign)
+                and any(facts.symbol(t) == sym for t in a.targets if isinstance(t, ast.Name))
+            ]
+            if len(bound) != 1:
+                return None
+            for a in ast.walk(scope):
+                if isinstance(a, ast.Assign) and isinstance(a.targets[0], ast.Subscript):
+                    target = a.targets[0]
+                    if facts.symbol(target.value) == sym:
+                        key = const_str(target.slice)
+                        if key is None:
+                            return None
+                        extra_keys.append(key)
+                        extra_values.append(a.value)
+                elif (
+                    isinstance(a, ast.Call)
+                    and isinstance(a.func, ast.Attribute)
+                    and a.func.attr == "update"
+                    and facts.symbol(a.func.value) == sym
+                ):
+                    return None
+            node = bound[0].value
+        if not isinstance(node, ast.Dict):
+            return None
+        keys: list[str] = []
+        for key_node in node.keys:
+            key = const_str(key_node)
+            if key is None:
+                return None  # ``**other`` or a computed key: we cannot list the payload
+            keys.append(key)
+        return [*keys, *extra_keys], [*node.values, *extra_values]
+
+    @staticmethod
+    def _is_optimizer_state(facts: ScriptFacts, value: ast.AST) -> bool:
+        return any(
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "state_dict"
+            and facts.is_optimizer_expr(n.func.value)
+            for n in ast.walk(value)
+        )
+
+    @staticmethod
+    def _mentions(value: ast.AST, sched: SchedulerInfo, facts: ScriptFacts) -> bool:
+        return any(
+            isinstance(n, ast.Name | ast.Attribute) and facts.symbol(n) in sched.flow.symbols
+            for n in ast.walk(value)
+        )

@@ -1,0 +1,105 @@
+"""OPT002: gradient clipping is configured but not applied before ``optimizer.step()``."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from unified_prior.audit.facts import ScriptFacts, last_part
+from unified_prior.audit.finding import Finding
+from unified_prior.audit.rules import register
+from unified_prior.audit.rules.base import Rule
+from unified_prior.audit.rules.claims import CLIPPING, claims, read_only_in_logs, unapplied
+
+CLIP_CALLS = frozenset(
+    {"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients", "clip_grad_value"}
+)
+
+
+@register
+class ClippingNotApplied(Rule):
+    """Two shapes of the same failure, both severity *error* (the update is unclipped):
+
+    * the config claims a clipping threshold, but the script calls no clipping function and
+      the key reaches no call: the threshold is decoration;
+    * ``clip_grad_norm_`` runs *after* ``optimizer.step()`` in the same block, so it clips
+      gradients that were already applied (and are zeroed before the next update).
+
+    Silent under frameworks that clip for the script (HF ``Trainer`` ``max_grad_norm``,
+    Lightning ``gradient_clip_val``, DeepSpeed).
+    """
+
+    code = "OPT002"
+    name = "clipping-not-applied"
+    severity = "error"
+    summary = "clipping configured but not applied before optimizer.step()"
+
+    def check(self, facts: ScriptFacts) -> Iterator[Finding]:
+        clip_calls = [c for c in facts.calls if last_part(facts.qualified(c)) in CLIP_CALLS]
+        steps = facts.optimizer_steps()
+        yield from self._clip_after_step(facts, clip_calls, [c for c, _ in steps])
+        if clip_calls or facts.frameworks or not steps:
+            return
+        if not facts.optimizers or any(o.flow.escapes for o in facts.optimizers):
+            return
+        for key in unapplied(claims(facts, CLIPPING)):
+            step_call = steps[0][0]
+            sl, sc = facts.pos(step_call)
+            message = (
+                f"config claims gradient clipping {key.claim}, but the key "
+                f"{read_only_in_logs(key)} and nothing clips gradients: "
+                f"{facts.text(step_call.func)}() at {sl}:{sc} applies them unclipped"
+            )
+            fix = (
+                f"call torch.nn.utils.clip_grad_norm_(model.parameters(), {key.key}) after "
+                "backward (after scaler.unscale_(optimizer) under AMP) and before optimizer.step()"
+            )
+            yield self.finding(facts, key.node, message, fix, related=(step_call,))
+            return
+
+    def _clip_after_step(
+        self, facts: ScriptFacts, clip_calls: list[ast.Call], steps: list[ast.Call]
+    ) -> Iterator[Finding]:
+        step_ids = {id(s) for s in steps}
+        for clip in clip_calls:
+            stmt = facts.statement_of(clip)
+            block = self._block_of(facts, stmt)
+            if block is None:
+                continue
+            index = block.index(stmt)
+            before = [self._step_in(s, step_ids) for s in block[:index]]
+            after = [self._step_in(s, step_ids) for s in block[index:]]
+            earlier = next((s for s in reversed(before) if s is not None), None)
+            if earlier is None or any(a is not None for a in after):
+                continue
+            sl, sc = facts.pos(earlier)
+            message = (
+                f"{facts.text(clip.func)}() runs after {facts.text(earlier.func)}() ({sl}:{sc}) "
+                "in the same block: it clips gradients that were already applied, so no "
+                "update is ever clipped"
+            )
+            fix = "move the clipping call between loss.backward() and optimizer.step()"
+            yield self.finding(facts, clip, message, fix, related=(earlier,))
+
+    @staticmethod
+    def _block_of(facts: ScriptFacts, stmt: ast.stmt) -> list[ast.stmt] | None:
+        parent = facts.parents.get(stmt)
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(parent, name, None)
+            if isinstance(block, list) and stmt in block:
+                return block
+        return None
+
+    @staticmethod
+    def _step_in(stmt: ast.stmt, step_ids: set[int]) -> ast.Call | None:
+        stack: list[ast.AST] = [stmt]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Call) and id(node) in step_ids:
+                return node
+            stack.extend(
+                child
+                for child in ast.iter_child_nodes(node)
+                if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            )
+        return None

@@ -1,0 +1,52 @@
+"""``uprior audit``: statically find configuration a training script claims but does not apply."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from unified_prior.errors import InputError
+
+_FORMATS = ("text", "json", "sarif")
+
+
+def _codes(values: list[str] | None) -> list[str] | None:
+    """``--select SCH001,OPT`` and repeated ``--select`` both work."""
+    if values is None:
+        return None
+    return [code for value in values for code in value.split(",") if code.strip()]
+
+
+def audit(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Training scripts or folders (recursed, .py files).")
+    ],
+    output_format: Annotated[
+        str, typer.Option("--format", help="Output: text | json | sarif (SARIF 2.1.0).")
+    ] = "text",
+    select: Annotated[
+        list[str] | None,
+        typer.Option("--select", help="Only these codes or prefixes, e.g. SCH,OPT001."),
+    ] = None,
+    ignore: Annotated[
+        list[str] | None, typer.Option("--ignore", help="Skip these codes or prefixes.")
+    ] = None,
+) -> None:
+    """Read scripts with ast (never run them); exit 1 when anything is found, 2 on bad input."""
+    from unified_prior.audit import audit_paths
+    from unified_prior.audit.output import FORMATS
+
+    if output_format not in FORMATS:
+        raise InputError(f"--format {output_format!r}: choose one of {', '.join(_FORMATS)}")
+    findings = audit_paths(paths, select=_codes(select), ignore=_codes(ignore))
+    sys.stdout.write(FORMATS[output_format](findings))
+    sys.stdout.flush()
+    if findings:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit)
