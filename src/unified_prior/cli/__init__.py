@@ -28,7 +28,7 @@ def _root() -> None:
 
 
 #: Command modules under ``unified_prior.cli``, in the order ``--help`` lists them.
-COMMAND_MODULES = ("train", "evaluate", "schedule", "data", "audit")
+COMMAND_MODULES = ("demo", "train", "evaluate", "schedule", "data", "doctor", "audit")
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"unified_prior.cli.{_name}").register(app)

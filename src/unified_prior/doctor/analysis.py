@@ -1,0 +1,256 @@
+"""Shared analyses the checks read: the loss trajectory and the applied LR.
+
+The loss is smoothed robustly (medians, so one spike cannot move the best point): the
+series is cut into at most ``MAX_BINS`` bins of equal point count, each bin becomes its
+median, and a centred running median over ``WINDOW_BINS`` bins smooths what is left. This
+keeps a million-point run as cheap as a hundred-point one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from unified_prior.doctor.declared import Declared
+from unified_prior.doctor.evidence import CheckpointInfo, Evidence, Series
+
+MAX_BINS = 400
+WINDOW_BINS = 5
+#: Divergence: the loss at the end is at least this many times its best (TheDeepChecker's
+#: "≥ 2× the minimum") — or, for losses that can be ≤ 0, has given back this share of the
+#: improvement.
+DIVERGENCE_FACTOR = 2.0
+DIVERGENCE_REGAINED = 0.5
+#: … and "the improvement" must be at least this share of the starting loss to count.
+MIN_IMPROVEMENT = 0.10
+#: Relative tolerance within which an applied LR "is" the plan's.
+LR_RTOL = 0.02
+
+
+def rolling_median(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred running median; the window shrinks at the ends instead of padding."""
+    if window <= 1 or values.size <= 2:
+        return values.copy()
+    half = window // 2
+    padded = np.concatenate([np.full(half, np.nan), values, np.full(half, np.nan)])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)
+    return np.nanmedian(windows, axis=1)
+
+
+def binned_medians(series: Series, max_bins: int = MAX_BINS) -> tuple[np.ndarray, np.ndarray]:
+    """(step, median value) of up to ``max_bins`` consecutive, equally populated bins."""
+    n = len(series)
+    if n <= max_bins:
+        return series.steps.astype(np.float64), series.values.copy()
+    edges = np.linspace(0, n, max_bins + 1).astype(np.int64)
+    steps = np.empty(max_bins)
+    values = np.empty(max_bins)
+    for i in range(max_bins):
+        lo, hi = edges[i], edges[i + 1]
+        steps[i] = np.median(series.steps[lo:hi])
+        values[i] = np.median(series.values[lo:hi])
+    return steps, values
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """The smoothed loss and the facts read off it."""
+
+    metric: str
+    raw: Series
+    steps: np.ndarray
+    smooth: np.ndarray
+
+    @property
+    def first_loss(self) -> float:
+        return float(self.smooth[0])
+
+    @cached_property
+    def best_index(self) -> int:
+        return int(np.argmin(self.smooth))
+
+    @property
+    def best_step(self) -> int:
+        return round(float(self.steps[self.best_index]))
+
+    @property
+    def best_loss(self) -> float:
+        return float(self.smooth[self.best_index])
+
+    @property
+    def final_step(self) -> int:
+        return int(self.raw.steps[-1])
+
+    @property
+    def final_loss(self) -> float:
+        """The smoothed loss over the last few bins (a single last point could be a spike)."""
+        return float(np.median(self.smooth[-min(3, self.smooth.size) :]))
+
+    @cached_property
+    def peak_after_best(self) -> tuple[int, float]:
+        tail = self.smooth[self.best_index :]
+        index = self.best_index + int(np.argmax(tail))
+        return round(float(self.steps[index])), float(self.smooth[index])
+
+    def value_at(self, step: float) -> float:
+        """Smoothed loss at ``step`` (interpolated)."""
+        return float(np.interp(step, self.steps, self.smooth))
+
+    @cached_property
+    def diverged(self) -> bool:
+        """Did the loss rise after its best point and stay up until the end?"""
+        if self.best_index >= self.smooth.size - 2:
+            return False
+        best, final, first = self.best_loss, self.final_loss, self.first_loss
+        improvement = first - best
+        regained = (final - best) / improvement if improvement > 0 else 0.0
+        # Giving back half of a negligible improvement is noise on a flat loss (RUN004's
+        # business), not a divergence.
+        learned = improvement > MIN_IMPROVEMENT * abs(first) if first else improvement > 0
+        if best > 0:
+            # Doubling counts unless it is a sliver of a huge fall (100 → 1e-3 → 2e-3); a
+            # loss that never fell (best at the start) and doubled did diverge.
+            doubled = final >= DIVERGENCE_FACTOR * best
+            return (doubled and (improvement <= 0 or regained >= 0.05)) or (
+                learned and regained >= DIVERGENCE_REGAINED
+            )
+        return learned and regained >= DIVERGENCE_REGAINED
+
+    @property
+    def regained(self) -> float:
+        """Share of the improvement (first → best) that the end gave back."""
+        improvement = self.first_loss - self.best_loss
+        return (self.final_loss - self.best_loss) / improvement if improvement > 0 else 0.0
+
+    @cached_property
+    def onset_level(self) -> tuple[float, str]:
+        """The loss level that marks the divergence onset, and its name: 2× the best, or
+        half the rise from the best to the end where that is lower (or the loss can be ≤ 0)."""
+        best = self.best_loss
+        half_rise = best + 0.5 * (self.final_loss - best)
+        if best > 0 and DIVERGENCE_FACTOR * best <= half_rise:
+            return DIVERGENCE_FACTOR * best, "2× best"
+        return half_rise, "half the rise"
+
+    @cached_property
+    def onset_step(self) -> int | None:
+        """First step after the best at which the smoothed loss reached ``onset_level``."""
+        if not self.diverged:
+            return None
+        level, _ = self.onset_level
+        tail = self.smooth[self.best_index :]
+        above = np.nonzero(tail >= level)[0]
+        index = self.best_index + int(above[0]) if above.size else self.smooth.size - 1
+        return round(float(self.steps[index]))
+
+
+def loss_trajectory(evidence: Evidence) -> Trajectory | None:
+    """The training loss (else the validation loss, else checkpoint losses), smoothed."""
+    candidates: list[Series] = []
+    for name in ("loss", "val_loss"):
+        series = evidence.get(name)
+        if series is not None:
+            candidates.append(series)
+    stored = [
+        (c.step, c.train_loss) for c in evidence.usable_checkpoints if c.train_loss is not None
+    ]
+    if stored:
+        steps = np.array([s for s, _ in stored], dtype=np.int64)
+        values = np.array([v for _, v in stored], dtype=np.float64)
+        _, keep = np.unique(steps, return_index=True)
+        candidates.append(Series("checkpoint train_loss", steps[keep], values[keep]))
+    for series in candidates:
+        finite = series.finite()
+        if len(finite) >= 3:
+            steps, values = binned_medians(finite)
+            window = WINDOW_BINS if steps.size >= 3 * WINDOW_BINS else 1
+            return Trajectory(series.name, finite, steps, rolling_median(values, window))
+    return None
+
+
+@dataclass(frozen=True)
+class LrObservations:
+    """The LR the run actually applied, at the steps where something recorded it."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    source: str
+
+    def __len__(self) -> int:
+        return int(self.steps.size)
+
+    def at(self, step: float) -> float:
+        return float(np.interp(step, self.steps, self.values))
+
+    @property
+    def constant(self) -> bool:
+        lo, hi = float(self.values.min()), float(self.values.max())
+        return lo > 0 and hi / lo <= 1.0 + LR_RTOL / 4
+
+
+def applied_lr(evidence: Evidence) -> LrObservations | None:
+    """Logged LR points, plus checkpoint param-group LRs at steps the log does not cover."""
+    logged = evidence.get("lr")
+    points: dict[int, float] = {}
+    sources: list[str] = []
+    if logged is not None:
+        finite = logged.finite()
+        points.update(zip(finite.steps.tolist(), finite.values.tolist(), strict=True))
+        if len(finite):
+            sources.append("logged LR")
+    from_ckpt = [c for c in evidence.usable_checkpoints if c.lr is not None]
+    added = 0
+    for ckpt in from_ckpt:
+        assert ckpt.step is not None and ckpt.lr is not None
+        if ckpt.step not in points and math.isfinite(ckpt.lr):
+            points[ckpt.step] = ckpt.lr
+            added += 1
+    if added:
+        sources.append(f"optimizer param groups of {added} checkpoint(s)")
+    if not points:
+        return None
+    steps = np.array(sorted(points), dtype=np.int64)
+    values = np.array([points[s] for s in steps.tolist()], dtype=np.float64)
+    return LrObservations(steps, values, " + ".join(sources))
+
+
+def plan_lr(
+    declared: Declared, steps: np.ndarray, *, scale: float = 1.0, shift: int = 0
+) -> np.ndarray:
+    """The declared plan's LR at ``scale * steps - shift`` (clamped to >= 0)."""
+    assert declared.plan is not None
+    plan = declared.plan
+    return np.array([plan.lr_at(max(0, round(scale * s) - shift)) for s in steps.tolist()])
+
+
+def best_ratio(
+    declared: Declared, obs: LrObservations, *, scale: float = 1.0, shift: int = 0
+) -> np.ndarray:
+    """applied / plan at each observation, allowing the ±1-step logging convention."""
+    ratios = []
+    for step, value in zip(obs.steps.tolist(), obs.values.tolist(), strict=True):
+        best = math.inf
+        for delta in (0, -1, 1):
+            target = max(0, round(scale * (step + delta)) - shift)
+            planned = declared.plan.lr_at(target) if declared.plan else math.nan
+            ratio = value / planned if planned > 0 else math.inf
+            if abs(ratio - 1.0) < abs(best - 1.0):
+                best = ratio
+        ratios.append(best)
+    return np.array(ratios)
+
+
+def checkpoints_without_scheduler(evidence: Evidence) -> list[CheckpointInfo]:
+    """Checkpoints whose optimizer shows no scheduler ever ran: no ``initial_lr``, no state."""
+    return [
+        c
+        for c in evidence.usable_checkpoints
+        if c.has_optimizer
+        and c.group_lrs
+        and not c.has_scheduler_state
+        and c.plan is None
+        and all(v is None for v in c.group_initial_lrs)
+    ]

@@ -1,0 +1,197 @@
+"""The loss family: divergence after the best point (RUN001), spikes (RUN002), non-finite
+values (RUN003), no progress (RUN004).
+
+Anchors: Lightning's ``EarlyStopping(divergence_threshold, check_finite)``, llm-foundry's
+``KillLossSpike`` and TheDeepChecker's loss checks (non-decreasing, ≥ 2× the minimum,
+fluctuating); unlike them this reads a finished run and says where and how much.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from unified_prior.doctor.analysis import MIN_IMPROVEMENT
+from unified_prior.doctor.checks.base import Context, register
+from unified_prior.doctor.findings import Finding, Severity, fmt_step
+
+#: A spike: a point at least this many times the local median loss …
+SPIKE_FACTOR = 3.0
+#: … that the loss comes back from within this many points (else it is a divergence).
+SPIKE_RECOVERY_POINTS = 20
+#: No progress: the smoothed loss never got this far below where it started (the same share
+#: below which a later rise is not called a divergence).
+PROGRESS_MIN_GAIN = MIN_IMPROVEMENT
+MAX_LISTED_STEPS = 20
+
+
+@register("RUN001")
+def divergence(ctx: Context) -> list[Finding]:
+    traj = ctx.trajectory
+    if traj is None or not traj.diverged:
+        return []
+    onset = traj.onset_step
+    assert onset is not None
+    peak_step, peak_loss = traj.peak_after_best
+    best, final = traj.best_loss, traj.final_loss
+    factor = final / best if best > 0 else float("nan")
+    lasted = traj.final_step - onset
+    rise = f"{factor:.1f}× its best" if best > 0 else f"{final - best:+.4g} above its best"
+    if traj.first_loss > best:
+        fell = (
+            f"The smoothed {traj.metric} fell from {traj.first_loss:.4g} to its best {best:.4g} "
+            f"at step {fmt_step(traj.best_step)}"
+        )
+        gave_back = f"; it gave back {traj.regained:.0%} of the improvement"
+    else:
+        fell = (
+            f"The smoothed {traj.metric} never fell below {best:.4g}, its value at step "
+            f"{fmt_step(traj.best_step)}"
+        )
+        gave_back = ""
+    level = {"2× best": "2× the best"}.get(traj.onset_level[1], traj.onset_level[1])
+    message = (
+        f"{fell}, then rose to {final:.4g} by step {fmt_step(traj.final_step)} "
+        f"({rise}{gave_back}). It passed {level} at step {fmt_step(onset)} and stayed up for "
+        f"the remaining {fmt_step(lasted)} steps; the highest smoothed value after the best "
+        f"was {peak_loss:.4g} at step {fmt_step(peak_step)}."
+    )
+    return [
+        Finding(
+            "RUN001",
+            "error",
+            f"{traj.metric} diverged after step {fmt_step(traj.best_step)}",
+            message,
+            evidence={
+                "metric": traj.metric,
+                "first_loss": traj.first_loss,
+                "best_step": traj.best_step,
+                "best_loss": best,
+                "onset_step": onset,
+                "onset_level": traj.onset_level[0],
+                "onset_rule": traj.onset_level[1],
+                "final_step": traj.final_step,
+                "final_loss": final,
+                "peak_step": peak_step,
+                "peak_loss": peak_loss,
+                "rise_factor": factor if best > 0 else None,
+                "regained_fraction": traj.regained,
+                "lasted_steps": lasted,
+                "smoothing": "bin medians (≤400 bins) + running median of 5 bins",
+            },
+            steps=[traj.best_step, onset, traj.final_step],
+        )
+    ]
+
+
+@register("RUN002")
+def spikes(ctx: Context) -> list[Finding]:
+    traj = ctx.trajectory
+    if traj is None or len(traj.raw) < 3 * SPIKE_RECOVERY_POINTS:
+        return []
+    steps, values = traj.raw.steps, traj.raw.values
+    baseline = np.interp(steps, traj.steps, traj.smooth)
+    positive = baseline > 0
+    candidates = np.nonzero(positive & (values >= SPIKE_FACTOR * baseline))[0]
+    spikes_found: list[int] = []
+    for index in candidates.tolist():
+        after = values[index + 1 : index + 1 + SPIKE_RECOVERY_POINTS]
+        # A spike comes back down; a loss that stays up is RUN001's business.
+        if after.size and float(np.median(after)) < 1.5 * baseline[index]:
+            spikes_found.append(index)
+    if not spikes_found:
+        return []
+    worst = max(spikes_found, key=lambda i: values[i] / baseline[i])
+    listed = [int(steps[i]) for i in spikes_found[:MAX_LISTED_STEPS]]
+    return [
+        Finding(
+            "RUN002",
+            "warning",
+            f"{len(spikes_found)} loss spike(s)",
+            f"{len(spikes_found)} point(s) of the {traj.metric} rose ≥{SPIKE_FACTOR:g}× above the "
+            f"local median and came back; the largest was {values[worst]:.4g} at step "
+            f"{fmt_step(steps[worst])} ({values[worst] / baseline[worst]:.1f}× the local median "
+            f"{baseline[worst]:.4g}). Spikes that recur are what PaLM's rollback-and-skip and "
+            f"llm-foundry's KillLossSpike act on: look at the batches and the LR there.",
+            evidence={
+                "count": len(spikes_found),
+                "worst_step": int(steps[worst]),
+                "worst_loss": float(values[worst]),
+                "worst_factor": float(values[worst] / baseline[worst]),
+                "threshold_factor": SPIKE_FACTOR,
+            },
+            steps=listed,
+        )
+    ]
+
+
+@register("RUN003")
+def non_finite(ctx: Context) -> list[Finding]:
+    findings = []
+    for name in ("loss", "val_loss", "grad_norm"):
+        series = ctx.evidence.get(name)
+        if series is None:
+            continue
+        bad = np.nonzero(~np.isfinite(series.values))[0]
+        if bad.size == 0:
+            continue
+        first = int(series.steps[bad[0]])
+        before = series.values[: bad[0]]
+        last_finite = float(before[np.isfinite(before)][-1]) if np.isfinite(before).any() else None
+        kinds = sorted({"NaN" if np.isnan(v) else "inf" for v in series.values[bad].tolist()})
+        # A non-finite grad norm alone is often a skipped (scaled) update, not a broken run.
+        severity: Severity = "error" if name != "grad_norm" else "warning"
+        findings.append(
+            Finding(
+                "RUN003",
+                severity,
+                f"non-finite {name} from step {fmt_step(first)}",
+                f"{name} was {'/'.join(kinds)} at {bad.size} of {len(series)} logged steps, "
+                f"first at step {fmt_step(first)}"
+                + (
+                    f" (the last finite value before it was {last_finite:.4g})"
+                    if last_finite is not None
+                    else ""
+                )
+                + ". Resume from a checkpoint before that step; check the LR, loss scaling and the "
+                "batch at that step.",
+                evidence={
+                    "metric": name,
+                    "first_step": first,
+                    "count": int(bad.size),
+                    "points": len(series),
+                    "kinds": kinds,
+                    "last_finite": last_finite,
+                },
+                steps=[int(s) for s in series.steps[bad[:MAX_LISTED_STEPS]].tolist()],
+            )
+        )
+    return findings
+
+
+@register("RUN004")
+def no_progress(ctx: Context) -> list[Finding]:
+    traj = ctx.trajectory
+    if traj is None or len(traj.raw) < 10 or traj.diverged:
+        return []
+    first, best = traj.first_loss, traj.best_loss
+    gain = (first - best) / abs(first) if first != 0 else 0.0
+    if gain >= PROGRESS_MIN_GAIN:
+        return []
+    return [
+        Finding(
+            "RUN004",
+            "warning",
+            f"no progress in {fmt_step(traj.final_step - traj.raw.steps[0])} steps",
+            f"The smoothed {traj.metric} started at {first:.4g} and its best was {best:.4g} "
+            f"(a {gain:.1%} improvement over steps {fmt_step(traj.raw.steps[0])}–"
+            f"{fmt_step(traj.final_step)}). A run that does not learn usually has an LR that is "
+            "far too low or too high, frozen parameters, or a loss that does not reach the model.",
+            evidence={
+                "first_loss": first,
+                "best_loss": best,
+                "improvement": gain,
+                "threshold": PROGRESS_MIN_GAIN,
+            },
+            steps=[int(traj.raw.steps[0]), traj.final_step],
+        )
+    ]

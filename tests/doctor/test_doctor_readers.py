@@ -1,0 +1,235 @@
+"""Each reader on a file written the way its producer writes it, normalised to step → loss,
+val_loss, lr, grad_norm."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from doctor_builders import write_tb_session
+
+from unified_prior.doctor.readers import read_inputs
+
+
+def _series(evidence, name):
+    s = evidence.series[name]
+    return dict(zip(s.steps.tolist(), s.values.tolist(), strict=True))
+
+
+def test_text_log_original_format(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text(
+        "2025-09-23 06:07:29,000 - __main__ - INFO - Starting training on cuda\n"
+        "2025-09-23 06:07:30,000 - __main__ - INFO - Step 24,500: Loss = 0.070587\n"
+        "2025-09-23 06:07:31,000 - __main__ - INFO - Step 25,000: Loss = 0.060000\n"
+        "2025-09-23 06:07:31,500 - __main__ - INFO - Validation Loss: 0.0612\n"
+        "Traceback (most recent call last): junk line\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "loss") == {24_500: 0.070587, 25_000: 0.06}
+    assert _series(ev, "val_loss") == {25_000: 0.0612}
+    (summary,) = ev.inputs
+    assert (summary.reader, summary.records, summary.skipped) == ("text-log", 3, 2)
+
+
+@pytest.mark.parametrize(
+    ("line", "step", "expected"),
+    [
+        ("iter 100: loss 2.3100, time 12.35ms, mfu 3.2%", 100, {"loss": 2.31}),
+        ("step 100 | loss 2.31 | lr 1.0e-04", 100, {"loss": 2.31, "lr": 1e-4}),
+        (
+            "step=100 loss=2.31 lr=0.0001 grad_norm=0.8",
+            100,
+            {"loss": 2.31, "lr": 1e-4, "grad_norm": 0.8},
+        ),
+        ("[2024-01-01T10:00:00Z] global_step: 100, train_loss: 2.31", 100, {"loss": 2.31}),
+        ("Epoch 1 Step 100 val_loss=1.5 eval_loss_raw=1.7", 100, {"val_loss": 1.5}),
+    ],
+)
+def test_text_log_line_styles(tmp_path: Path, line: str, step: int, expected: dict) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(line + "\n")
+    ev = read_inputs([log])
+    got = {name: _series(ev, name)[step] for name in ev.series}
+    assert got == pytest.approx(expected)
+
+
+def test_text_log_hf_console_dicts_use_their_order(tmp_path: Path) -> None:
+    log = tmp_path / "stdout.txt"
+    log.write_text(
+        "{'loss': 2.31, 'grad_norm': 1.5, 'learning_rate': 1e-05, 'epoch': 0.5}\n"
+        "{'loss': 2.1, 'grad_norm': 1.2, 'learning_rate': 2e-05, 'epoch': 1.0}\n"
+        "{'eval_loss': 2.0, 'eval_runtime': 3.1, 'epoch': 1.0}\n"
+        "{'train_runtime': 100.0, 'train_loss': 2.2}\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "loss")[1] == 2.31 and _series(ev, "loss")[2] == 2.1
+    assert _series(ev, "lr") == {1: 1e-5, 2: 2e-5}
+    assert _series(ev, "val_loss") == {2: 2.0}
+    assert "order" in ev.inputs[0].note
+
+
+def test_lightning_metrics_csv(tmp_path: Path) -> None:
+    # CSVLogger writes train and validation rows apart, with empty cells.
+    csv = tmp_path / "lightning_logs" / "version_0" / "metrics.csv"
+    csv.parent.mkdir(parents=True)
+    csv.write_text(
+        "epoch,lr-AdamW,step,train_loss_step,val_loss,train_loss_epoch\n"
+        "0,0.001,49,0.9,,\n"
+        "0,,99,0.7,,\n"
+        "0,,99,,0.75,\n"
+        "0,,99,,,0.8\n"
+    )
+    ev = read_inputs([tmp_path])
+    assert _series(ev, "loss")[49] == 0.9
+    assert _series(ev, "lr") == {49: 0.001}
+    assert _series(ev, "val_loss") == {99: 0.75}
+    assert ev.inputs[0].reader == "csv"
+
+
+def test_timm_summary_csv_uses_epochs(tmp_path: Path) -> None:
+    csv = tmp_path / "summary.csv"
+    csv.write_text(
+        "epoch,train_loss,eval_loss,eval_top1,eval_top5,lr\n"
+        "0,6.9,6.8,0.1,0.5,0.0001\n"
+        "1,6.1,6.0,1.2,4.1,0.0002\n"
+    )
+    ev = read_inputs([csv])
+    assert _series(ev, "loss") == {0: 6.9, 1: 6.1}
+    assert _series(ev, "val_loss") == {0: 6.8, 1: 6.0}
+    assert _series(ev, "lr") == {0: 1e-4, 1: 2e-4}
+    assert "epoch" in ev.inputs[0].note
+
+
+def test_jsonl_with_junk_lines_counts_them(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    path.write_text(
+        json.dumps({"step": 1, "train/loss": 3.0, "lr": 1e-4}) + "\n"
+        "not json\n"
+        "[1, 2]\n"
+        + json.dumps({"step": 2, "loss": 2.5, "learning_rate": 2e-4, "grad_norm": 0.3})
+        + "\n"
+        + '{"step": 3, "loss": "nan"}\n'
+        + '{"step": 4, "loss": 2.0'  # cut short by a crash
+    )
+    ev = read_inputs([path])
+    loss = _series(ev, "loss")
+    assert loss[1] == 3.0 and loss[2] == 2.5 and np.isnan(loss[3])
+    assert _series(ev, "grad_norm") == {2: 0.3}
+    assert (ev.inputs[0].records, ev.inputs[0].skipped) == (3, 3)
+
+
+def test_hf_trainer_state(tmp_path: Path) -> None:
+    folder = tmp_path / "checkpoint-500"
+    folder.mkdir()
+    state = {
+        "global_step": 500,
+        "max_steps": 1000,
+        "log_history": [
+            {"epoch": 0.1, "grad_norm": 2.0, "learning_rate": 5e-5, "loss": 2.5, "step": 100},
+            {"epoch": 0.2, "grad_norm": 1.0, "learning_rate": 4e-5, "loss": 2.0, "step": 200},
+            {"epoch": 0.2, "eval_loss": 2.1, "eval_runtime": 1.0, "step": 200},
+            {"train_runtime": 10.0, "total_flos": 1.0},
+        ],
+    }
+    (folder / "trainer_state.json").write_text(json.dumps(state))
+    ev = read_inputs([tmp_path])
+    assert _series(ev, "loss") == {100: 2.5, 200: 2.0}
+    assert _series(ev, "lr") == {100: 5e-5, 200: 4e-5}
+    assert _series(ev, "val_loss") == {200: 2.1}
+    assert _series(ev, "grad_norm") == {100: 2.0, 200: 1.0}
+    assert ("max_steps", 1000) in [(k, v) for _, c in ev.configs for k, v in c.items()]
+    summary = next(i for i in ev.inputs if i.reader == "hf-trainer-state")
+    assert (summary.records, summary.skipped) == (3, 1)
+
+
+def test_tensorboard_keeps_every_point_and_the_newest_duplicate(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logdir = tmp_path / "tb"
+    n = 12_000
+    write_tb_session(
+        logdir,
+        {
+            "train/loss": [(s, 1.0 + 1.0 / (s + 1)) for s in range(n)],
+            "train/lr": [(s, 1e-4) for s in range(0, n, 100)],
+        },
+    )
+    # A resumed session re-logs steps 11,000-11,999 with other values: those win.
+    write_tb_session(logdir, {"train/loss": [(s, 0.5) for s in range(11_000, n)]})
+    ev = read_inputs([logdir])
+    loss = ev.series["loss"]
+    assert len(loss) == n
+    assert np.array_equal(loss.steps, np.arange(n))
+    assert loss.value_at(10_999) == pytest.approx(1.0 + 1.0 / 11_000)
+    assert np.all(loss.values[11_000:] == 0.5)
+    assert len(ev.series["lr"]) == n // 100
+    assert [r.step for r in ev.resumes] == [11_000]
+    # tensorboard's default accumulator samples 10,000 per tag: the reason we read raw records.
+    acc = EventAccumulator(str(logdir))
+    acc.Reload()
+    assert len(acc.Scalars("train/loss")) < n
+
+
+def test_our_run_dir_header_and_checkpoints(tmp_path: Path) -> None:
+    from doctor_builders import cosine_plan, write_run_dir
+
+    plan = cosine_plan(1e-3, warmup=50, max_steps=500)
+    run = write_run_dir(tmp_path / "run", plan, last_step=200, checkpoint_steps=(100, 200))
+    ev = read_inputs([run])
+    assert ev.run_dirs == [run]
+    (header,) = ev.headers
+    assert header.plan == plan.to_list()
+    assert len(ev.series["loss"]) == 20 and len(ev.series["lr"]) == 20
+    ckpts = ev.usable_checkpoints
+    assert [c.step for c in ckpts] == [100, 200]
+    assert ckpts[0].plan == plan.to_list()
+    assert ckpts[1].group_lrs == [pytest.approx(plan.lr_at(199))] * len(ckpts[1].group_lrs)
+    readers = sorted({i.reader for i in ev.inputs})
+    assert readers == ["checkpoint", "config", "jsonl"]
+
+
+def test_lightning_checkpoint_with_scheduler_state(tmp_path: Path) -> None:
+    import torch
+    from doctor_builders import tiny_model_and_adamw
+
+    model, optimizer = tiny_model_and_adamw(1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5)
+    torch.save(
+        {
+            "epoch": 3,
+            "global_step": 1200,
+            "pytorch-lightning_version": "2.4.0",
+            "state_dict": model.state_dict(),
+            "optimizer_states": [optimizer.state_dict()],
+            "lr_schedulers": [scheduler.state_dict()],
+            "hyper_parameters": {"lr": 1e-3, "scheduler": "cosine", "warmup_steps": 100},
+        },
+        tmp_path / "epoch=3-step=1200.ckpt",
+    )
+    ev = read_inputs([tmp_path / "epoch=3-step=1200.ckpt"])
+    (ckpt,) = ev.usable_checkpoints
+    assert ckpt.layout == "lightning" and ckpt.step == 1200
+    assert ckpt.has_scheduler_state
+    assert ckpt.group_lrs == [pytest.approx(5e-4)]
+    assert ckpt.group_initial_lrs == [pytest.approx(1e-3)]
+    assert ckpt.config is not None and ckpt.config["scheduler"] == "cosine"
+
+
+def test_config_files_beside_the_logs(tmp_path: Path) -> None:
+    from unified_prior.doctor.declared import find_declared
+
+    for name, text in {
+        "config.json": json.dumps({"lr_scheduler_type": "cosine", "learning_rate": 2e-4}),
+        "train.yaml": "scheduler:\n  name: cosine\nwarmup_steps: 100\n",
+        "run.toml": "[train]\nmax_steps = 1000\n",
+    }.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "log.jsonl").write_text(json.dumps({"step": 1, "loss": 1.0}) + "\n")
+    ev = read_inputs([tmp_path])
+    assert sorted(Path(s).name for s, _ in ev.configs) == ["config.json", "run.toml", "train.yaml"]
+    # Each file alone is partial; the first complete declaration wins, partial ones say why.
+    declared = find_declared(ev)
+    assert declared is not None and declared.plan is None and declared.problem
