@@ -3,9 +3,12 @@
 The same held-out tiles (the first ``tiles_per_domain`` of each domain, centre-cropped), a
 fixed grid of sigmas, and for every (tile, sigma) its own noise from a generator seeded by
 ``(seed, domain name, tile position, sigma value)`` (EDM's ``StackedRandomGenerator`` idea;
-research notes §4). So the number does not depend on batch size, evaluation order or world
-size, two checkpoints are compared on identical inputs, and the global (training) RNG is
-never touched.
+research notes §4). So every (tile, sigma) gets bit-identical inputs whatever the batch
+size, evaluation order or world size, two checkpoints are compared on identical inputs, and
+the global (training) RNG is never touched. At a fixed batch size the table is bit-identical;
+across batch sizes it agrees to float32 rounding (~1e-7 relative), because conv and GEMM
+kernels are not batch-invariant (a sample's output differs in the last bits between a batch
+of 1 and of 32), and the reduction below is in a fixed order in float64.
 
 PSNR gain is ``10 log10(MSE(noisy, clean) / MSE(D(noisy), clean))`` per (domain, sigma),
 pooled over tiles and valid channels: how many dB the denoiser beats the identity baseline

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from unified_prior.data.sampler import BalancedSampler
 from unified_prior.data.seeds import STREAM_CROP, STREAM_NOISE, derive_seed, seeded_generator
 from unified_prior.data.tiles import TileDataset
+from unified_prior.errors import InputError
 
 
 @dataclass
@@ -27,19 +28,20 @@ class Batch:
     masks: torch.Tensor  # [B, Cmax, 1, 1] float32, 1 valid / 0 padded
     labels: torch.Tensor  # [B, label_dim] float32
     domains: torch.Tensor  # [B] int64
-    seeds: torch.Tensor  # [B] int64, per-sample seed of the loss's sigma and noise
+    seeds: torch.Tensor  # [B] int64 on the CPU, per-sample seed of the loss's sigma and noise
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
     def to(self, device: torch.device | str) -> Batch:
-        """The batch on ``device`` (seeds too; the loss reads them back on the CPU)."""
+        """The batch on ``device``, except ``seeds``: the loss seeds CPU generators with them,
+        and reading them back from a GPU would stall every micro-batch on a sync."""
         return Batch(
             images=self.images.to(device, non_blocking=True),
             masks=self.masks.to(device, non_blocking=True),
             labels=self.labels.to(device, non_blocking=True),
             domains=self.domains.to(device, non_blocking=True),
-            seeds=self.seeds.to(device, non_blocking=True),
+            seeds=self.seeds,
         )
 
     @classmethod
@@ -66,7 +68,16 @@ def build_batch(
     return Batch.collate(items, seeds)
 
 
-class _BatchSource(IterableDataset[tuple[int, int, Batch]]):
+@dataclass(frozen=True)
+class _Failure:
+    """An input error raised in a DataLoader worker, carried to the main process as data:
+    DataLoader would re-raise it with the worker's traceback folded into the message, and
+    the command line promises a one-line error naming the bad file."""
+
+    message: str
+
+
+class _BatchSource(IterableDataset[tuple[int, int, Batch] | _Failure]):
     """Item ``n`` is micro-batch ``n`` counted from ``(start_step, 0)``; worker ``k`` of
     ``W`` builds items ``k, k+W, ...``, and DataLoader hands them out round-robin, so the
     order equals the single-process order."""
@@ -85,13 +96,20 @@ class _BatchSource(IterableDataset[tuple[int, int, Batch]]):
         self.grad_accum_steps = grad_accum_steps
         self.seed = seed
 
-    def __iter__(self) -> Iterator[tuple[int, int, Batch]]:
+    def __iter__(self) -> Iterator[tuple[int, int, Batch] | _Failure]:
         info = get_worker_info()
         n, stride = (info.id, info.num_workers) if info is not None else (0, 1)
         while True:
             offset, micro = divmod(n, self.grad_accum_steps)
             step = self.start_step + offset
-            yield step, micro, build_batch(self.dataset, self.sampler, self.seed, step, micro)
+            try:
+                batch = build_batch(self.dataset, self.sampler, self.seed, step, micro)
+            except InputError as err:
+                if info is None:
+                    raise
+                yield _Failure(str(err))
+                return
+            yield step, micro, batch
             n += stride
 
 
@@ -123,7 +141,7 @@ class BatchStream:
 
     def __iter__(self) -> Iterator[tuple[int, int, Batch]]:
         if self.num_workers == 0:
-            return iter(self._source)
+            return _raise_failures(iter(self._source))
         loader = DataLoader(
             self._source,
             batch_size=None,  # items are whole micro-batches already
@@ -131,4 +149,15 @@ class BatchStream:
             collate_fn=_as_is,
             prefetch_factor=2,
         )
-        return iter(loader)
+        # iter() starts the workers now, so they prefetch while the caller sets up.
+        return _raise_failures(iter(loader))
+
+
+def _raise_failures(
+    items: Iterator[tuple[int, int, Batch] | _Failure],
+) -> Iterator[tuple[int, int, Batch]]:
+    """Re-raise a worker's input error in this process, as the one line it was."""
+    for item in items:
+        if isinstance(item, _Failure):
+            raise InputError(item.message)
+        yield item

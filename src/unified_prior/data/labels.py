@@ -44,9 +44,15 @@ class LabelStats:
     @classmethod
     def from_dataset(cls, dataset: TileDataset) -> LabelStats:
         """Statistics over every tile of ``dataset`` (each tile counts once)."""
-        registry = dataset.registry
+        return cls.from_domains(dataset.registry, dataset.domain_index)
+
+    @classmethod
+    def from_domains(cls, registry: DomainRegistry, domain_index: list[int]) -> LabelStats:
+        """Statistics over tiles given by their domain indices (each tile counts once)."""
+        if not domain_index:
+            raise ValueError("label statistics need at least one training tile")
         rows = torch.tensor(
-            [sensor_features(registry.domains[d]) for d in dataset.domain_index],
+            [sensor_features(registry.domains[d]) for d in domain_index],
             dtype=torch.float64,
         )
         mean = rows.mean(dim=0)
