@@ -7,6 +7,7 @@ Each command group lives in its own module with a ``register(app)`` function; he
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import typer
@@ -39,5 +40,7 @@ def main() -> None:
     try:
         app()
     except InputError as err:
-        print(f"uprior: error: {err}", file=sys.stderr)
+        # Under torchrun every rank fails alike; one copy of the message is enough.
+        if os.environ.get("RANK", "0") == "0":
+            print(f"uprior: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

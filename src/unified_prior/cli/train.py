@@ -152,6 +152,7 @@ def resume_command(
         policy=policy,  # type: ignore[arg-type]
         world_size=_world_size(),
         rewarm_steps=rewarm_steps,
+        learning_rate_given=learning_rate is not None,
     )
     run_dir = out or Path(path).resolve().parent.parent
     if policy == "replan":

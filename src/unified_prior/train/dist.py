@@ -58,11 +58,18 @@ def init(requested_device: str) -> DistContext:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if not torch_dist.is_initialized():
-        torch_dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cuda":
+            # Binding the group to this rank's GPU lets barrier() and NCCL know the device
+            # instead of guessing it from the rank (torch warns and may hang on a wrong guess).
+            torch_dist.init_process_group(backend="nccl", device_id=device)
+        else:
+            torch_dist.init_process_group(backend="gloo")
     return DistContext(rank, local_rank, world_size, device)
 
 
 def barrier(ctx: DistContext) -> None:
+    """Wait for every rank. Collective: every rank must call it at the same point, so never
+    call it (or anything that calls it, like a checkpoint save) from a rank-0-only branch."""
     if ctx.enabled:
         torch_dist.barrier()
 
@@ -77,16 +84,28 @@ def all_true(ctx: DistContext, flag: bool) -> bool:
 
 
 def any_true(ctx: DistContext, flag: bool) -> bool:
+    """Whether ``flag`` holds on some rank; also how rank 0 shares a decision only it made."""
     return not all_true(ctx, not flag)
 
 
-def mean(ctx: DistContext, value: torch.Tensor) -> torch.Tensor:
-    """Mean of a tensor across ranks (a copy; the input is untouched)."""
+def total(ctx: DistContext, value: torch.Tensor) -> torch.Tensor:
+    """Sum of a tensor over ranks, on the input's device (a copy; the input is untouched).
+
+    The reduction runs on the rank's device, since NCCL cannot reduce CPU tensors; statistics
+    kept on the CPU (per-sigma loss sums) come back there.
+    """
     if not ctx.enabled:
         return value
-    out = value.detach().clone()
+    out = value.detach().to(ctx.device, copy=True)
     torch_dist.all_reduce(out, op=torch_dist.ReduceOp.SUM)
-    return out / ctx.world_size
+    return out.to(value.device)
+
+
+def mean(ctx: DistContext, value: torch.Tensor) -> torch.Tensor:
+    """Mean of a tensor over ranks (a copy; the input is untouched)."""
+    if not ctx.enabled:
+        return value
+    return total(ctx, value) / ctx.world_size
 
 
 def shutdown(ctx: DistContext) -> None:

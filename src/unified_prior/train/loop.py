@@ -102,6 +102,9 @@ def train(
     accum, device = config.train.grad_accum_steps, ctx.device
     max_norm = config.optim.grad_clip_norm or math.inf  # 0 disables clipping, norm still logged
     use_bf16 = config.train.precision == "bf16" and device.type == "cuda"
+    if device.type == "cuda":
+        # Every update has the same shapes: let cuDNN time its kernels once (EDM does too).
+        torch.backends.cudnn.benchmark = True
     guard = ScheduleGuard(parts.optimizer, run.plan, step_fn=lambda: run.step).attach()
     stream = BatchStream(
         parts.train_set,
@@ -184,6 +187,7 @@ def train(
 
             # Log the update just made; then evaluate and checkpoint the weights it produced.
             if run.step % config.log.every_steps == 0:
+                window.reduce(ctx)  # per-sigma losses over every rank's samples
                 record = window.flush(
                     run.step, lr, run.skipped_updates, global_batch(config, ctx.world_size)
                 )
@@ -227,6 +231,7 @@ def header_config(config: RunConfig, ctx: dist.DistContext, use_bf16: bool) -> d
 
 def evaluate_and_keep_best(run: TrainState, recorder: Recorder) -> None:
     """Fixed-noise validation of raw and EMA weights (rank 0); ``best.pt`` by EMA loss."""
+    save_best = False
     if run.ctx.is_main:
         cfg = run.config.eval
         tables = {
@@ -255,9 +260,11 @@ def evaluate_and_keep_best(run: TrainState, recorder: Recorder) -> None:
         improved = math.isfinite(ema_loss) and ema_loss < run.best_val_loss
         if improved and all_finite(run.parts.ema.module) and all_finite(run.parts.net):
             run.best_val_loss, run.best_step = ema_loss, run.step
-            if run.config.checkpoint.keep_best:
-                save_checkpoint(run, ckpt.BEST_NAME, prune=False)
-    dist.barrier(run.ctx)
+            save_best = run.config.checkpoint.keep_best
+    # Every rank joins the save (its barriers are collective), on rank 0's decision; the
+    # all-reduce also keeps the other ranks from running ahead of rank 0's evaluation.
+    if dist.any_true(run.ctx, save_best):
+        save_checkpoint(run, ckpt.BEST_NAME, prune=False)
 
 
 def all_finite(module: torch.nn.Module) -> bool:
@@ -339,6 +346,11 @@ class LogWindow:
         values = per_sample.detach().float().cpu()
         self.bucket_sum.index_add_(0, index, values)
         self.bucket_count.index_add_(0, index, torch.ones_like(values))
+
+    def reduce(self, ctx: dist.DistContext) -> None:
+        """Sum the per-sigma statistics over ranks (collective: every rank calls it)."""
+        self.bucket_sum = dist.total(ctx, self.bucket_sum)
+        self.bucket_count = dist.total(ctx, self.bucket_count)
 
     def add(self, loss: float, grad_norm: float, updated: bool, seconds: float) -> None:
         self.updates += 1

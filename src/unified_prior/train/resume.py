@@ -9,6 +9,7 @@ the difference and the command that would apply it; it is never dropped.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -34,11 +35,46 @@ class ResumePoint:
         return int(self.state["step"])
 
     def header(self) -> dict[str, Any]:
-        return {"from_step": self.step, "checkpoint": str(self.path), "policy": self.policy}
+        train = self.state["config"]["train"]
+        world = int(self.state.get("world_size", 1))
+        return {
+            "from_step": self.step,
+            "checkpoint": str(self.path),
+            "policy": self.policy,
+            # What the checkpoint was trained with, so a world-size change is on record.
+            "from_world_size": world,
+            "from_global_batch_size": train["batch_size"] * train["grad_accum_steps"] * world,
+        }
 
 
 def global_batch(config: RunConfig, world_size: int) -> int:
     return config.train.batch_size * config.train.grad_accum_steps * world_size
+
+
+def batch_change_advice(
+    path: Path, stored: RunConfig, stored_world: int, config: RunConfig, world_size: int
+) -> str:
+    """How to resume across a global-batch change: keep the batch, or state the new LR.
+
+    Linear and square-root LR scaling are both in use; which one fits is the user's call,
+    so both are worked out from the checkpoint's LR and neither is applied silently.
+    """
+    old, new = global_batch(stored, stored_world), global_batch(config, world_size)
+    lr = stored.optim.learning_rate
+    processes = f"{world_size} process" + ("es" if world_size > 1 else "")
+    per_rank, rest = divmod(old, config.train.grad_accum_steps * world_size)
+    keep = f"keep it with --set train.batch_size={per_rank}, or " if per_rank and not rest else ""
+    extra = (
+        f" --set train.batch_size={config.train.batch_size}"
+        if config.train.batch_size != stored.train.batch_size
+        else ""
+    )
+    return (
+        f"global batch {old} → {new} (batch_size × grad_accum_steps × {processes}); {keep}"
+        f"re-plan with the LR stated (the checkpoint's peak {lr:g} scaled linearly is "
+        f"{lr * new / old:.6g}, by square root {lr * math.sqrt(new / old):.6g}): uprior resume "
+        f"{path} --policy replan --learning-rate LR --max-steps {config.train.max_steps}{extra}"
+    )
 
 
 def plan_differences(old: RunConfig, new: RunConfig) -> list[str]:
@@ -66,8 +102,13 @@ def resolve(
     policy: Policy,
     world_size: int,
     rewarm_steps: int | None = None,
+    learning_rate_given: bool = False,
 ) -> ResumePoint:
-    """Check ``config`` against the checkpoint and build the plan the resumed run follows."""
+    """Check ``config`` against the checkpoint and build the plan the resumed run follows.
+
+    ``learning_rate_given``: the user passed the peak LR explicitly, which a replan across a
+    global-batch change requires (the LR rule is theirs to state).
+    """
     stored = config_from_dict(state["config"], source=f"checkpoint {path} config")
     stored_plan = Plan.from_list(state["plan"])
     step = int(state["step"])
@@ -76,9 +117,11 @@ def resolve(
     if policy == "continue":
         diffs = plan_differences(stored, config)
         if batch_changed:
-            diffs.append(
-                f"global batch: {global_batch(stored, stored_world)} → "
-                f"{global_batch(config, world_size)} (batch_size × grad_accum_steps × world size)"
+            raise InputError(
+                f"resume from {path} with --policy continue needs the checkpoint's global batch"
+                + (f" and plan ({'; '.join(diffs)})" if diffs else "")
+                + ": "
+                + batch_change_advice(path, stored, stored_world, config, world_size)
             )
         if diffs:
             raise InputError(
@@ -95,6 +138,11 @@ def resolve(
 
     if step == 0:
         raise InputError(f"checkpoint {path} is at step 0: start a fresh run instead of a replan")
+    if batch_changed and not learning_rate_given:
+        raise InputError(
+            f"resume from {path} with --policy replan changes the "
+            + batch_change_advice(path, stored, stored_world, config, world_size)
+        )
     if config.train.max_steps <= step:
         raise InputError(
             f"--max-steps {config.train.max_steps} must be above the checkpoint's step {step}"
