@@ -58,7 +58,12 @@ def evaluate(
         style="bold",
     )
     console.print(table)
-    console.print(f"better: {best.path} (EMA val loss {best.ema.mean_loss:.6f})", highlight=False)
+    # soft_wrap: a path split over two lines cannot be pasted into the next command.
+    console.print(
+        f"better: {best.path} (EMA val loss {best.ema.mean_loss:.6f})",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:
