@@ -141,6 +141,8 @@ def observe(config: RunConfig, run_dir: Path, capfd: pytest.CaptureFixture[str])
     ckpt_dir = run_dir / "checkpoints"
     final = load_checkpoint(ckpt_dir / checkpoint_name(result.step))
     log_text = (run_dir / "train.log").read_text()
+    # Messages only: the log's timestamps differ between any two runs.
+    warnings = [x.split(" WARNING ", 1)[1] for x in log_text.splitlines() if " WARNING " in x]
     return Observed(
         {
             "steps": result.step,
@@ -155,7 +157,7 @@ def observe(config: RunConfig, run_dir: Path, capfd: pytest.CaptureFixture[str])
             "best": (ckpt_dir / BEST_NAME).exists(),
             "tensorboard": (run_dir / "tb").exists(),
             "effective": header["config"]["effective"]["precision"],
-            "warnings": [x for x in log_text.splitlines() if "WARNING" in x],
+            "warnings": warnings,
             "printed": bool(printed.strip()),
             "workers": children.most,
         }

@@ -130,6 +130,14 @@ def train(
             write_config(config, run_dir / "config.toml")
         resume_info = resume.header() if resume is not None else None
         recorder.header(run.plan, header_config(config, ctx, use_bf16), resume_info)
+        constant = parts.train_set.stats.constant_components
+        if constant:
+            recorder.message(
+                f"label component(s) {', '.join(constant)} are the same for every training "
+                "tile: standardised to 0, they carry no information (give the domains "
+                "distinct data.domains.<name> sensor values to use them)",
+                logging.WARNING,
+            )
         if config.train.precision == "bf16" and not use_bf16:
             recorder.message(
                 f"train.precision='bf16' runs as fp32 on {device.type}: bf16 autocast is for "
