@@ -18,11 +18,12 @@ from doctor_builders import cosine_plan, write_run_dir
 pytestmark = pytest.mark.slow  # each test launches the CLI
 
 
-def uprior(*args: str | Path, as_nobody: bool = False) -> subprocess.CompletedProcess[str]:
+def uprior(*args: str | Path, without_dac: bool = False) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "unified_prior", "doctor", *map(str, args)]
-    if as_nobody:
-        # Root reads anything: run as "nobody" so that file permissions mean something.
-        command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+    if without_dac:
+        # Root reads anything: drop the capabilities that override file permissions (and
+        # stay root, so the checkout and its venv, wherever they are, remain readable).
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -98,22 +99,20 @@ def test_unreadable_file_exits_2_naming_it() -> None:
     root = os.geteuid() == 0
     if root and shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: permissions cannot be tested")
-    # A world-traversable folder, so that the unprivileged user can reach the file.
     folder = Path(tempfile.mkdtemp(prefix="uprior-doctor-"))
     try:
-        folder.chmod(0o755)
         log = folder / "train.log"
         log.write_text("step 1 | loss 2.0\n")
         log.chmod(0o000)
         locked = folder / "locked"
         (locked / "inner").mkdir(parents=True)
-        locked.chmod(0o700 if root else 0o000)
-        result = uprior(log, as_nobody=root)
+        locked.chmod(0o000)
+        result = uprior(log, without_dac=root)
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == (
             f"uprior: error: {log}: cannot read it (Permission denied); check the path"
         )
-        result = uprior(folder, as_nobody=root)
+        result = uprior(folder, without_dac=root)
         assert result.returncode == 2, result.stderr
         assert result.stderr.strip() == (
             f"uprior: error: {locked}: cannot list it (Permission denied); check its permissions"
