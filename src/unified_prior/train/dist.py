@@ -22,6 +22,9 @@ class DistContext:
     local_rank: int
     world_size: int
     device: torch.device
+    #: Whether ``init`` created the process group (and ``shutdown`` should destroy it); a
+    #: group the caller set up before calling ``train()`` stays theirs.
+    owns_group: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -57,14 +60,15 @@ def init(requested_device: str) -> DistContext:
     device = resolve_device(requested_device, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if not torch_dist.is_initialized():
+    owns_group = not torch_dist.is_initialized()
+    if owns_group:
         if device.type == "cuda":
             # Binding the group to this rank's GPU lets barrier() and NCCL know the device
             # instead of guessing it from the rank (torch warns and may hang on a wrong guess).
             torch_dist.init_process_group(backend="nccl", device_id=device)
         else:
             torch_dist.init_process_group(backend="gloo")
-    return DistContext(rank, local_rank, world_size, device)
+    return DistContext(rank, local_rank, world_size, device, owns_group)
 
 
 def barrier(ctx: DistContext) -> None:
@@ -109,7 +113,8 @@ def mean(ctx: DistContext, value: torch.Tensor) -> torch.Tensor:
 
 
 def shutdown(ctx: DistContext) -> None:
-    if ctx.enabled and torch_dist.is_initialized():
+    # Not ``ctx.enabled``: torchrun with one process still has a group to tear down.
+    if ctx.owns_group and torch_dist.is_initialized():
         with contextlib.suppress(Exception):  # the launcher may already have torn it down
             torch_dist.destroy_process_group()
 
