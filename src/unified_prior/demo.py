@@ -38,8 +38,7 @@ def run_demo(out: Path, *, overrides: list[str] | None = None) -> DemoResult:
     """Run the whole demo into ``out`` (``out/data`` tiles, ``out/run`` the run)."""
     data_dir = out / "data"
     if not any(data_dir.glob("*/*/*.pt")):
-        summary = write_sample_dataset(data_dir)
-        print(summary)
+        print(write_sample_dataset(data_dir).describe())
     run_dir = out / "run"
     if run_dir.exists():
         print(f"replacing the previous demo run in {run_dir}")

@@ -24,16 +24,7 @@ def sample(
     """Cut scikit-image's bundled sample images into train/val tiles (no download)."""
     from unified_prior.data.sample import write_sample_dataset
 
-    summary = write_sample_dataset(out, tile=tile)
-    print(f"wrote {tile}x{tile} tiles to {summary.root}")
-    for domain, splits in summary.counts.items():
-        parts = ", ".join(
-            f"{split} {n} ({' '.join(summary.sources[domain][split])})"
-            for split, n in splits.items()
-        )
-        print(f"  {domain:<12} {parts}")
-    total = sum(n for splits in summary.counts.values() for n in splits.values())
-    print(f"  total        {total} tiles")
+    print(write_sample_dataset(out, tile=tile).describe())
 
 
 def register(app: typer.Typer) -> None:

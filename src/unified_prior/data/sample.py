@@ -95,6 +95,19 @@ class SampleSummary:
     counts: dict[str, dict[str, int]]
     sources: dict[str, dict[str, tuple[str, ...]]]
 
+    def describe(self) -> str:
+        """What was written, a line per domain, as ``uprior data sample`` prints it."""
+        lines = [f"wrote {self.tile}x{self.tile} tiles to {self.root}"]
+        for domain, splits in self.counts.items():
+            parts = ", ".join(
+                f"{split} {n} ({' '.join(self.sources[domain][split])})"
+                for split, n in splits.items()
+            )
+            lines.append(f"  {domain:<12} {parts}")
+        total = sum(n for splits in self.counts.values() for n in splits.values())
+        lines.append(f"  total        {total} tiles")
+        return "\n".join(lines)
+
 
 def _load_source(name: str) -> np.ndarray:
     import skimage.data

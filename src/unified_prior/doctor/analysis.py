@@ -204,9 +204,9 @@ def applied_lr(evidence: Evidence) -> LrObservations | None:
     from_ckpt = [c for c in evidence.usable_checkpoints if c.lr is not None]
     added = 0
     for ckpt in from_ckpt:
-        assert ckpt.step is not None and ckpt.lr is not None
-        if ckpt.step not in points and math.isfinite(ckpt.lr):
-            points[ckpt.step] = ckpt.lr
+        assert ckpt.lr_step is not None and ckpt.lr is not None
+        if ckpt.lr_step not in points and math.isfinite(ckpt.lr):
+            points[ckpt.lr_step] = ckpt.lr
             added += 1
     if added:
         sources.append(f"optimizer param groups of {added} checkpoint(s)")

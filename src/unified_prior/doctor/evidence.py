@@ -63,6 +63,15 @@ class CheckpointInfo:
         """The LR of the first param group (the one the plan drives at scale 1)."""
         return self.group_lrs[0] if self.group_lrs else None
 
+    @property
+    def lr_step(self) -> int | None:
+        """The update that used ``lr``. Our trainer writes the LR before each update and
+        saves after it, so its checkpoints hold the LR of update ``step - 1``; torch
+        schedulers step after the optimizer, so other checkpoints hold the next update's."""
+        if self.step is None:
+            return None
+        return self.step - 1 if self.layout == "unified-prior" and self.step > 0 else self.step
+
 
 @dataclass(frozen=True)
 class Header:

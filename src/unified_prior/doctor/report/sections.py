@@ -101,7 +101,7 @@ def build_sections(report: Report) -> list[Section]:
                 "yes" if any(v is not None for v in c.group_initial_lrs) else "no",
                 "yes" if c.has_scheduler_state else "no",
                 "yes" if c.plan else "no",
-                fmt_lr(declared.plan.lr_at(c.step or 0)) if declared and declared.plan else "–",
+                fmt_lr(declared.plan.lr_at(c.lr_step or 0)) if declared and declared.plan else "–",
             ]
             for c in ck[:40]
         ]
