@@ -130,20 +130,8 @@ def train(
             write_config(config, run_dir / "config.toml")
         resume_info = resume.header() if resume is not None else None
         recorder.header(run.plan, header_config(config, ctx, use_bf16), resume_info)
-        constant = parts.train_set.stats.constant_components
-        if constant:
-            recorder.message(
-                f"label component(s) {', '.join(constant)} are the same for every training "
-                "tile: standardised to 0, they carry no information (give the domains "
-                "distinct data.domains.<name> sensor values to use them)",
-                logging.WARNING,
-            )
-        if config.train.precision == "bf16" and not use_bf16:
-            recorder.message(
-                f"train.precision='bf16' runs as fp32 on {device.type}: bf16 autocast is for "
-                "CUDA only; the header records the precision in effect",
-                logging.WARNING,
-            )
+        for warning in settings_warnings(run, use_bf16):
+            recorder.message(warning, logging.WARNING)
         for callback in callbacks:
             callback.on_train_start(run)
         if resume is None:
@@ -202,6 +190,7 @@ def train(
                 run.last_train_loss = record["loss"]
                 recorder.train(record)
             run.step += 1
+            recorder.advance(run.step)
             done = run.step >= run.plan.max_steps
             if run.step % config.eval.every_steps == 0 or done:
                 evaluate_and_keep_best(run, recorder)
@@ -235,6 +224,24 @@ def header_config(config: RunConfig, ctx: dist.DistContext, use_bf16: bool) -> d
             "versions": versions(),
         },
     }
+
+
+def settings_warnings(run: TrainState, use_bf16: bool) -> list[str]:
+    """Settings that will not do what a reader of the config would expect, said up front."""
+    warnings = []
+    constant = run.parts.train_set.stats.constant_components
+    if constant:
+        warnings.append(
+            f"label component(s) {', '.join(constant)} are the same for every training tile: "
+            "standardised to 0, they carry no information (give the domains distinct "
+            "data.domains.<name> sensor values to use them)"
+        )
+    if run.config.train.precision == "bf16" and not use_bf16:
+        warnings.append(
+            f"train.precision='bf16' runs as fp32 on {run.ctx.device.type}: bf16 autocast is "
+            "for CUDA only; the header records the precision in effect"
+        )
+    return warnings
 
 
 def evaluate_and_keep_best(run: TrainState, recorder: Recorder) -> None:

@@ -174,13 +174,18 @@ class Recorder:
         if self._progress is not None:
             self._progress.update(
                 self._task,
-                completed=step,
+                completed=step + 1,  # the record is of update ``step``, now complete
                 loss=f"{record['loss']:.4f}",
                 lr=f"{record['lr']:.2e}",
                 rate=f"{record['updates_per_s']:.2f} it/s",
             )
         elif self.mode == "plain":
             print(line, flush=True)
+
+    def advance(self, completed: int) -> None:
+        """Move the progress bar to ``completed`` updates; cheap, rich redraws on its own."""
+        if self._progress is not None:
+            self._progress.update(self._task, completed=completed)
 
     def val(self, record: dict[str, Any]) -> None:
         if not self.enabled:
