@@ -9,7 +9,6 @@ import torch
 
 from unified_prior.config import RunConfig, load_config
 from unified_prior.data import DomainRegistry, TileDataset
-from unified_prior.data.sample import write_sample_dataset
 from unified_prior.model import EDMPrecond, build_model
 
 #: The tiny CPU model of the issue at 32 px.
@@ -23,16 +22,9 @@ TINY_MODEL = [
 
 
 @pytest.fixture(scope="session")
-def sample_tiles(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled sample dataset at 32 px, built once per test session."""
-    root = tmp_path_factory.mktemp("sample-eval")
-    write_sample_dataset(root, tile=32)
-    return root
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
+def sample_tiles(sample_root: Path) -> Path:
+    """The bundled sample dataset at 32 px (tests/conftest.py)."""
+    return sample_root
 
 
 @pytest.fixture

@@ -21,11 +21,6 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    torch.set_num_threads(1)
-
-
 @pytest.fixture
 def tiny_config() -> RunConfig:
     return load_config(None, TINY)

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from unified_prior.config import RunConfig, load_config
-from unified_prior.data.sample import write_sample_dataset
 
 #: A run that takes about a second on one CPU core: 16 px crops, a one-level U-Net.
 TINY = [
@@ -39,14 +38,6 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="session")
-def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled sample dataset, built once per test process."""
-    root = tmp_path_factory.mktemp("sample")
-    write_sample_dataset(root, tile=32)
-    return root
-
-
 @pytest.fixture
 def make_config(sample_root: Path) -> Callable[..., RunConfig]:
     """``make_config("train.max_steps=4", ...)``: the tiny config plus overrides."""
@@ -55,12 +46,6 @@ def make_config(sample_root: Path) -> Callable[..., RunConfig]:
         return load_config(None, [*TINY, f"data.root={sample_root}", *overrides])
 
     return make
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> None:
-    # Two cores are shared by two xdist workers; more threads only add contention.
-    torch.set_num_threads(1)
 
 
 def tensors_equal(a: object, b: object) -> bool:
