@@ -57,7 +57,7 @@ def make_batch(registry: DomainRegistry) -> MakeBatch:
             masks[i, :c] = 1.0
         labels = torch.stack([stats.label(registry.domains[d], registry) for d in domains])
         seeds = torch.tensor([derive_seed(seed, i) for i in range(len(domains))])
-        return Batch(images, masks, labels, torch.tensor(domains), seeds)
+        return Batch.with_draws(images, masks, labels, torch.tensor(domains), seeds)
 
     return make
 

@@ -1,8 +1,9 @@
 """Micro-batches of a run as an infinite, resumable stream of ``(step, micro, Batch)``.
 
 Everything random about a sample is derived from ``(seed, step, micro, global position)``:
-the crop (here) and the loss's sigma and noise (``Batch.seeds``, used by ``EDMLoss``). So a
-sample is the same whichever rank or worker builds it, and a resumed run is bit-identical.
+the crop and the loss's sigma and noise, all drawn here (in DataLoader workers when there
+are any, off the training thread). So a sample is the same whichever rank or worker builds
+it, and a resumed run is bit-identical.
 """
 
 from __future__ import annotations
@@ -29,31 +30,60 @@ class Batch:
     labels: torch.Tensor  # [B, label_dim] float32
     domains: torch.Tensor  # [B] int64
     seeds: torch.Tensor  # [B] int64 on the CPU, per-sample seed of the loss's sigma and noise
+    sigma_normal: torch.Tensor  # [B] float32, the N(0, 1) draw that sets each sample's sigma
+    noise: torch.Tensor  # [B, Cmax, R, R] float32, unit noise, from the same generator
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
     def to(self, device: torch.device | str) -> Batch:
-        """The batch on ``device``, except ``seeds``: the loss seeds CPU generators with them,
-        and reading them back from a GPU would stall every micro-batch on a sync."""
+        """The batch on ``device`` (``seeds`` stay on the CPU: nothing on the device reads
+        them, and a copy back would stall every micro-batch on a sync)."""
         return Batch(
             images=self.images.to(device, non_blocking=True),
             masks=self.masks.to(device, non_blocking=True),
             labels=self.labels.to(device, non_blocking=True),
             domains=self.domains.to(device, non_blocking=True),
             seeds=self.seeds,
+            sigma_normal=self.sigma_normal.to(device, non_blocking=True),
+            noise=self.noise.to(device, non_blocking=True),
         )
 
     @classmethod
+    def with_draws(
+        cls,
+        images: torch.Tensor,
+        masks: torch.Tensor,
+        labels: torch.Tensor,
+        domains: torch.Tensor,
+        seeds: torch.Tensor,
+    ) -> Batch:
+        """A batch whose loss draws (sigma and noise) come from each sample's own seed."""
+        sigma_normal, noise = draw_normals(seeds, tuple(images.shape[1:]))
+        return cls(images, masks, labels, domains, seeds, sigma_normal, noise)
+
+    @classmethod
     def collate(cls, items: list[dict[str, Any]], seeds: list[int]) -> Batch:
-        """Stack dataset items (``TileDataset`` dicts) with their loss seeds."""
-        return cls(
+        """Stack dataset items (``TileDataset`` dicts) and draw their loss noise."""
+        return cls.with_draws(
             images=torch.stack([it["image"] for it in items]),
             masks=torch.stack([it["mask"] for it in items]),
             labels=torch.stack([it["label"] for it in items]),
             domains=torch.tensor([int(it["domain"]) for it in items], dtype=torch.int64),
             seeds=torch.tensor(seeds, dtype=torch.int64),
         )
+
+
+def draw_normals(seeds: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sample, from a CPU generator seeded with its seed: one N(0, 1) scalar (its sigma,
+    once scaled by the loss's P_mean and P_std) then unit noise of ``shape``. CPU generators,
+    so a sample gets the same draws on any device, rank, worker or batch."""
+    normals, noises = [], []
+    for seed in seeds.cpu().tolist():
+        g = seeded_generator(seed)
+        normals.append(torch.randn((), generator=g))
+        noises.append(torch.randn(shape, generator=g))
+    return torch.stack(normals), torch.stack(noises)
 
 
 def build_batch(

@@ -13,22 +13,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unified_prior.data.batch import Batch
-from unified_prior.data.seeds import seeded_generator
+from unified_prior.data.batch import Batch, draw_normals
 
 
 def draw_sigma_noise(
     seeds: torch.Tensor, shape: tuple[int, ...], p_mean: float, p_std: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-sample log-normal sigma ``[B]`` and unit noise ``[B, *shape]`` from each sample's
-    own CPU generator: the same sample gets the same draw on any device, rank or batch."""
-    sigmas, noises = [], []
-    for seed in seeds.cpu().tolist():
-        g = seeded_generator(seed)
-        sigmas.append(torch.randn((), generator=g))
-        noises.append(torch.randn(shape, generator=g))
-    sigma = (torch.stack(sigmas) * p_std + p_mean).exp()
-    return sigma, torch.stack(noises)
+    own CPU generator: the draws ``Batch`` carries, with sigma scaled as ``EDMLoss`` does."""
+    sigma_normal, noise = draw_normals(seeds, shape)
+    return (sigma_normal * p_std + p_mean).exp(), noise
 
 
 def masked_weighted_mse(
@@ -55,13 +49,10 @@ class EDMLoss:
         self.sigma_data = float(sigma_data)
 
     def __call__(self, net: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        device = batch.images.device
-        sigma, noise = draw_sigma_noise(
-            batch.seeds, tuple(batch.images.shape[1:]), self.p_mean, self.p_std
-        )
-        sigma, noise = sigma.to(device), noise.to(device)
+        # The draws come with the batch (made in the data workers, off this thread).
+        sigma = (batch.sigma_normal * self.p_std + self.p_mean).exp()
         masks = batch.masks.float()
         clean = batch.images.float() * masks
-        noisy = clean + noise * sigma.reshape(-1, 1, 1, 1) * masks
+        noisy = clean + batch.noise * sigma.reshape(-1, 1, 1, 1) * masks
         denoised = net(noisy, sigma, batch.labels, masks)
         return masked_weighted_mse(denoised.float(), clean, sigma, masks, self.sigma_data), sigma

@@ -124,7 +124,7 @@ def train(
         total_steps=run.plan.max_steps,
         resumed=resume is not None,
     )
-    window = LogWindow()
+    window = LogWindow(device)
     with StopRequest() as stop, contextlib.closing(recorder):
         if ctx.is_main:
             write_config(config, run_dir / "config.toml")
@@ -342,23 +342,27 @@ def save_checkpoint(run: TrainState, name: str, *, prune: bool = True) -> None:
 
 
 class LogWindow:
-    """Statistics of the updates since the last train record."""
+    """Statistics of the updates since the last train record.
 
-    def __init__(self) -> None:
+    The per-sigma sums stay on the training device until a record is written: reading them
+    back every micro-batch would make the host wait for the GPU inside the accumulation loop.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.edges = torch.tensor(SIGMA_BUCKET_EDGES, device=device)
         self.reset()
 
     def reset(self) -> None:
         self.losses: list[float] = []
         self.grad_norms: list[float] = []
-        self.bucket_sum = torch.zeros(len(SIGMA_BUCKET_EDGES) + 1)
-        self.bucket_count = torch.zeros(len(SIGMA_BUCKET_EDGES) + 1)
+        self.bucket_sum = torch.zeros(len(SIGMA_BUCKET_EDGES) + 1, device=self.edges.device)
+        self.bucket_count = torch.zeros_like(self.bucket_sum)
         self.seconds = 0.0  # in updates only: evaluation and checkpoints are not throughput
         self.updates = 0
 
     def add_sigma(self, sigma: torch.Tensor, per_sample: torch.Tensor) -> None:
-        edges = torch.tensor(SIGMA_BUCKET_EDGES, device=sigma.device)
-        index = torch.bucketize(sigma.detach().float(), edges).cpu()
-        values = per_sample.detach().float().cpu()
+        index = torch.bucketize(sigma.detach().float(), self.edges)
+        values = per_sample.detach().float()
         self.bucket_sum.index_add_(0, index, values)
         self.bucket_count.index_add_(0, index, torch.ones_like(values))
 
@@ -376,7 +380,8 @@ class LogWindow:
 
     def flush(self, step: int, lr: float, skipped: int, batch: int) -> dict[str, Any]:
         seconds = max(self.seconds, 1e-9)
-        buckets = zip(SIGMA_BUCKET_NAMES, self.bucket_sum, self.bucket_count, strict=True)
+        sums, counts = self.bucket_sum.tolist(), self.bucket_count.tolist()
+        buckets = zip(SIGMA_BUCKET_NAMES, sums, counts, strict=True)
         by_sigma = {name: float(total / count) for name, total, count in buckets if count > 0}
         nan = float("nan")
         record = {
