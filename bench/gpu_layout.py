@@ -20,14 +20,13 @@ from pathlib import Path
 
 import torch
 
+from gpu_train import CONFIG, short_run  # bench/ is the script's folder, so on sys.path
 from unified_prior.config import RunConfig, load_config
 from unified_prior.data import BatchStream
 from unified_prior.data.sample import write_sample_dataset
 from unified_prior.train import dist
 from unified_prior.train.build import build_run
 from unified_prior.train.loop import Callback, TrainState, train
-
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "unified_prior.toml"
 
 
 class ChannelsLast(Callback):
@@ -78,21 +77,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         write_sample_dataset(data, tile=128)
-        config = load_config(
-            CONFIG,
-            [
-                f"data.root={data}",
-                f"train.max_steps={args.steps}",
-                "schedule.warmup_steps=10",
-                f"checkpoint.every_steps={args.steps}",
-                f"eval.every_steps={args.steps}",
-                "eval.tiles_per_domain=8",
-                "log.every_steps=10",
-                "log.progress=off",
-                "data.num_workers=4",
-                "train.precision=bf16",
-            ],
-        )
+        overrides = [*short_run(data, args.steps), "log.progress=off", "train.precision=bf16"]
+        config = load_config(CONFIG, overrides)
         nchw = updates_per_s(config, Path(tmp) / "nchw", [])
         nhwc = updates_per_s(config, Path(tmp) / "nhwc", [ChannelsLast()])
         print(f"bf16 NCHW (baseline):  {nchw:.2f} updates/s")

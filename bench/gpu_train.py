@@ -35,6 +35,22 @@ from unified_prior.train.loop import train
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "unified_prior.toml"
 
 
+def short_run(data: Path, steps: int) -> list[str]:
+    """Overrides for a short timing run of the production config on ``data``'s tiles:
+    evaluation and a checkpoint only at the end, a record every 10 updates."""
+    return [
+        f"data.root={data}",
+        f"train.max_steps={steps}",
+        "schedule.warmup_steps=10",
+        f"checkpoint.every_steps={steps}",
+        f"eval.every_steps={steps}",
+        "eval.tiles_per_domain=8",
+        "log.every_steps=10",
+        "log.progress=plain",
+        "data.num_workers=4",
+    ]
+
+
 def flops_per_update(config: RunConfig) -> tuple[float, int]:
     """(forward + backward FLOPs of one micro-batch times the accumulation steps, params)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -78,17 +94,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         write_sample_dataset(data, tile=128)
-        common = [
-            f"data.root={data}",
-            f"train.max_steps={args.steps}",
-            "schedule.warmup_steps=10",
-            f"checkpoint.every_steps={args.steps}",
-            f"eval.every_steps={args.steps}",
-            "eval.tiles_per_domain=8",
-            "log.every_steps=10",
-            "log.progress=plain",
-            "data.num_workers=4",
-        ]
+        common = short_run(data, args.steps)
         results = {}
         for precision in ("bf16", "fp32"):
             config = load_config(CONFIG, [*common, f"train.precision={precision}"])
