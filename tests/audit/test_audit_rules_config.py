@@ -180,3 +180,26 @@ def test_key_position_points_at_the_declaration(audit) -> None:
         select={"CFG001"},
     )
     assert [(f.line, f.col) for f in found] == [(4, 5)]
+
+
+def test_a_claim_that_is_not_a_literal_is_shown_as_its_source(audit) -> None:
+    findings = audit(
+        """
+        import torch
+
+        WARMUP = 20_000
+        config = {"lr": 1e-4, "warmup_steps": WARMUP * 2}
+
+        def main():
+            model = torch.nn.Linear(2, 2)
+            opt = torch.optim.AdamW(model.parameters(), lr=config["lr"])
+            for _ in range(10):
+                opt.step()
+
+        if __name__ == "__main__":
+            main()
+        """,
+        select={"CFG001"},
+    )
+    (finding,) = findings
+    assert 'config["warmup_steps"] = WARMUP * 2' in finding.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from unified_prior.audit.facts import ScriptFacts, fmt_value
+from unified_prior.audit.facts import ScriptFacts, fmt_value, is_unknown
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
@@ -34,7 +34,7 @@ class AccumulationNotApplied(Rule):
             k
             for k in unapplied(claims(facts, ACCUMULATION))
             if k.source == "argparse"
-            or k.value is ...
+            or is_unknown(k.value)
             or (isinstance(k.value, int) and k.value > 1)
         ]
         if not keys or facts.frameworks:
