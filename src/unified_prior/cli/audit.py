@@ -35,7 +35,11 @@ def audit(
         list[str] | None, typer.Option("--ignore", help="Skip these codes or prefixes.")
     ] = None,
 ) -> None:
-    """Read scripts with ast (never run them); exit 1 when anything is found, 2 on bad input."""
+    """Find configuration that training scripts claim but never apply.
+
+    Static: scripts are parsed with ast, never imported or run. Exit 1 when anything is
+    found, 2 on bad input.
+    """
     from unified_prior.audit import audit_paths
     from unified_prior.audit.output import FORMATS
 
