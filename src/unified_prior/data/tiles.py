@@ -11,8 +11,6 @@ original zero-padded without a mask, so 3/4 of the microscopy and astronomy loss
 
 from __future__ import annotations
 
-import pickle
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +19,7 @@ from torch.utils.data import Dataset
 
 from unified_prior.data.domains import DomainRegistry
 from unified_prior.data.labels import LabelStats
-from unified_prior.errors import InputError
-
-
-def load_error_reason(err: BaseException) -> str:
-    """One line saying why ``torch.load(weights_only=True)`` failed.
-
-    torch's own messages run to a dozen lines (advice about ``weights_only=False``, which we
-    must never follow for data files), and the CLI prints errors as one line.
-    """
-    text = str(err)
-    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
-    if isinstance(err, pickle.UnpicklingError):
-        # torch puts the actual cause after "WeightsUnpickler error:", often on a later line.
-        found = re.search(r"WeightsUnpickler error:\s*(\S[^\n.]*)", text)
-        cause = found.group(1).strip() if found else ""
-        if cause.startswith("Unsupported operand"):  # not a pickle stream at all
-            return f"not a torch.save file: {cause}"
-        return f"holds more than tensors and plain containers: {cause}" if cause else first[:120]
-    if isinstance(err, EOFError) or "zip archive" in text or "central directory" in text:
-        return "truncated or not a torch.save file"
-    return f"{type(err).__name__}: {first[:200]}" if first else type(err).__name__
+from unified_prior.errors import InputError, load_error_reason
 
 
 class TileDataset(Dataset[dict[str, Any]]):

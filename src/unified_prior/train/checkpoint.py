@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from unified_prior.errors import InputError
+from unified_prior.errors import InputError, load_error_reason
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = (
@@ -69,8 +69,9 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise CheckpointError(f"checkpoint {path}: cannot be loaded ({reason[:160]})") from None
+        raise CheckpointError(
+            f"checkpoint {path}: cannot be loaded ({load_error_reason(err)})"
+        ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path}: not a checkpoint dict")
     missing = [key for key in REQUIRED_KEYS if key not in state]

@@ -20,6 +20,7 @@ from typing import Any
 
 from unified_prior.doctor.evidence import CheckpointInfo, Sink, as_float, as_step
 from unified_prior.doctor.readers.base import Reader, ReadStats, head_bytes, register
+from unified_prior.errors import load_error_reason
 
 SUFFIXES = (".pt", ".pth", ".ckpt")
 _STEP_KEYS = ("step", "global_step", "iteration", "iter", "num_updates", "steps")
@@ -160,11 +161,8 @@ class CheckpointReader(Reader):
         try:
             data = load_checkpoint(path)
         except Exception as err:  # torch raises many types for a corrupt or unsafe file
-            message = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
             sink.checkpoints.append(
-                CheckpointInfo(
-                    path=path, step=step_from_name(path), error=f"{type(err).__name__}: {message}"
-                )
+                CheckpointInfo(path=path, step=step_from_name(path), error=load_error_reason(err))
             )
             return ReadStats(0, 1, "could not be loaded with weights_only=True")
         info = describe_checkpoint(path, data)
