@@ -9,11 +9,11 @@ model here; loading, overriding and error reporting need no change.
 from __future__ import annotations
 
 import difflib
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import tomli_w
-import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from unified_prior.errors import InputError

@@ -3,10 +3,10 @@ named with a suggestion, invalid values named by their dotted key, before anythi
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from unified_prior.config import RunConfig, load_config, parse_override, write_config
 from unified_prior.errors import InputError

@@ -7,10 +7,9 @@ mean a schedule is decided in ``doctor/declared.py``.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from unified_prior.doctor.evidence import Sink
 from unified_prior.doctor.readers.base import Reader, ReadStats, head_bytes, register, text_lines
