@@ -130,11 +130,9 @@ def digest(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def observe(config: RunConfig, run_dir: Path, capfd: pytest.CaptureFixture[str]) -> Observed:
+def observe(config: RunConfig, run_dir: Path) -> Observed:
     children = Children()
-    capfd.readouterr()
     result = train(config, run_dir, callbacks=[children])
-    printed = capfd.readouterr().out
     lines = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
     header = lines[0]
     val = [r for r in lines if r["kind"] == "val"]
@@ -158,7 +156,6 @@ def observe(config: RunConfig, run_dir: Path, capfd: pytest.CaptureFixture[str])
             "tensorboard": (run_dir / "tb").exists(),
             "effective": header["config"]["effective"]["precision"],
             "warnings": warnings,
-            "printed": bool(printed.strip()),
             "workers": children.most,
         }
     )  # fmt: skip
@@ -181,12 +178,7 @@ def baseline(
 ) -> tuple[RunConfig, Observed]:
     config = load_config(None, [*tiny_overrides, *BASE])
     run_dir = tmp_path_factory.mktemp("baseline") / "run"
-
-    class _Cap:  # the module fixture has no capfd; the baseline prints nothing (progress=off)
-        def readouterr(self) -> Any:
-            return type("Out", (), {"out": ""})()
-
-    return config, observe(config, run_dir, _Cap())  # type: ignore[arg-type]
+    return config, observe(config, run_dir)
 
 
 @pytest.mark.parametrize("key", sorted(CHANGES))
@@ -208,5 +200,9 @@ def test_changing_the_key_changes_the_run(
         with pytest.raises(InputError, match=r"train\.device='cuda'"):
             train(config, tmp_path / "run")
         return
-    changed = observe(config, tmp_path / "run", capfd).differs(baseline[1])
+    capfd.readouterr()
+    changed = observe(config, tmp_path / "run").differs(baseline[1])
+    # The baseline prints nothing (log.progress=off); what a run prints is observable too.
+    if capfd.readouterr().out.strip():
+        changed.append("printed")
     assert changed, f"{key}={value} changed nothing a user can observe"

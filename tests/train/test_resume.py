@@ -28,7 +28,7 @@ from unified_prior.train.resume import resolve
 EXACT_KEYS = ("step", "model", "ema", "optimizer", "plan", "sampler", "rng", "data_stats")
 
 
-def uprior(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def uprior(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
         [sys.executable, "-m", "unified_prior", *args],
@@ -36,7 +36,6 @@ def uprior(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
         env=env,
-        **kwargs,  # type: ignore[call-overload]
     )
 
 

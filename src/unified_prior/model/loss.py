@@ -22,7 +22,12 @@ def draw_sigma_noise(
     """Per-sample log-normal sigma ``[B]`` and unit noise ``[B, *shape]`` from each sample's
     own CPU generator: the draws ``Batch`` carries, with sigma scaled as ``EDMLoss`` does."""
     sigma_normal, noise = draw_normals(seeds, shape)
-    return (sigma_normal * p_std + p_mean).exp(), noise
+    return log_normal_sigma(sigma_normal, p_mean, p_std), noise
+
+
+def log_normal_sigma(sigma_normal: torch.Tensor, p_mean: float, p_std: float) -> torch.Tensor:
+    """EDM's training noise levels: ``exp(P_mean + P_std * n)`` for standard normal ``n``."""
+    return (sigma_normal * p_std + p_mean).exp()
 
 
 def masked_weighted_mse(
@@ -50,7 +55,7 @@ class EDMLoss:
 
     def __call__(self, net: nn.Module, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
         # The draws come with the batch (made in the data workers, off this thread).
-        sigma = (batch.sigma_normal * self.p_std + self.p_mean).exp()
+        sigma = log_normal_sigma(batch.sigma_normal, self.p_mean, self.p_std)
         masks = batch.masks.float()
         clean = batch.images.float() * masks
         noisy = clean + batch.noise * sigma.reshape(-1, 1, 1, 1) * masks
