@@ -46,18 +46,18 @@ class EMA:
         (the deferred finite check, ``train/finite.py``). ``None`` blends unconditionally.
         """
         beta = self.beta(step)
-        averaged = list(self.module.parameters())
+        averaged: list[torch.Tensor] = list(self.module.parameters())
         pairs = zip(model.parameters(), averaged, strict=True)
         current = [p.detach().to(q.dtype) for p, q in pairs]
         if gate is None:
             # One multi-tensor op instead of one lerp_ per parameter: on a GPU that is one
             # kernel launch per chunk of tensors, not ~300. torch's CPU foreach falls back
             # to the per-tensor lerp_, so CPU results are bit-identical to the loop it
-            # replaces (tests/model/test_ema.py).
+            # replaces (tests/model/test_ema_foreach.py).
             torch._foreach_lerp_(averaged, current, 1.0 - beta)
         else:
             weight = gate.to(averaged[0].dtype) * (1.0 - beta)
-            delta = torch._foreach_sub(current, averaged)
+            delta = list(torch._foreach_sub(current, averaged))
             torch._foreach_mul_(delta, weight)
             torch._foreach_add_(averaged, delta)
         buffers = list(self.module.buffers())
