@@ -17,7 +17,10 @@ with ``torch.utils.flop_counter.FlopCounterMode`` on one forward + backward of a
 times the accumulation steps.
 
     python bench/gpu_train.py [--steps 60] [--modes off,default,max-autotune] [--fp32]
-                              [--peak-tflops 989]
+                              [--splits 64x1,16x4] [--peak-tflops 989]
+
+``--splits`` adds runs at other micro-batch / accumulation splits of the same global batch
+(the production split is 32x2), with the last of ``--modes``.
 
 Needs CUDA for real figures; never part of CI. ``--device cpu`` runs the tiny demo config
 on the CPU only to show the script works: its figures are not GPU results.
@@ -113,6 +116,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--modes", default="off,default", help="train.compile values")
     parser.add_argument("--fp32", action="store_true", help="add the fp32 eager baseline")
+    parser.add_argument(
+        "--splits",
+        default="",
+        help="batch_size x grad_accum_steps at the same global batch, e.g. 64x1,16x4: runs "
+        "with the last of --modes",
+    )
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="dense bf16 peak")
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     args = parser.parse_args()
@@ -128,6 +137,16 @@ def main() -> None:
             for m in args.modes.split(",")]  # fmt: skip
     if args.fp32:
         runs.append(("fp32 compile=off", ["train.precision=fp32", "train.compile=off"]))
+    last_mode = args.modes.split(",")[-1]
+    for split in filter(None, args.splits.split(",")):
+        size, accum = split.split("x")
+        runs.append(
+            (
+                f"bf16 compile={last_mode} {size}x{accum}",
+                ["train.precision=bf16", f"train.compile={last_mode}",
+                 f"train.batch_size={size}", f"train.grad_accum_steps={accum}"],
+            )
+        )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         write_sample_dataset(data, tile=tile)
@@ -150,8 +169,12 @@ def main() -> None:
         print(
             f"{label} [{effective['precision']}, {effective['optimizer']} AdamW, finite check "
             f"{effective['finite_check']}]: {r['updates_per_s']:.2f} updates/s, "
-            f"{r['images_per_s']:.0f} images/s, peak {r['peak_gib']:.1f} GiB, "
-            + ("MFU n/a (CPU)" if cpu else f"MFU {mfu:.1%} of {args.peak_tflops:g} TFLOP/s")
+            f"{r['images_per_s']:.0f} images/s, "
+            + (
+                "peak memory and MFU n/a (CPU)"
+                if cpu
+                else f"peak {r['peak_gib']:.1f} GiB, MFU {mfu:.1%} of {args.peak_tflops:g} TFLOP/s"
+            )
             + f"{compiled}; ratio / {base_label} (baseline) "
             f"{r['updates_per_s'] / base['updates_per_s']:.2f}"
         )
