@@ -83,6 +83,9 @@ class TrainConfig(Section):
     ema_rampup_ratio: float = Field(default=0.05, ge=0.0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    compile: Literal["off", "default", "max-autotune"] = Field(
+        default="off", description="torch.compile mode of the denoiser and loss; off = eager"
+    )
 
 
 class CheckpointConfig(Section):

@@ -70,6 +70,7 @@ CHANGES: dict[str, str] = {
     "train.ema_rampup_ratio": "0.5",
     "train.seed": "1",
     "train.device": "'cuda'",
+    "train.compile": "'default'",
     "checkpoint.every_steps": "3",
     "checkpoint.keep_last": "1",
     "checkpoint.keep_best": "false",
@@ -155,6 +156,7 @@ def observe(config: RunConfig, run_dir: Path) -> Observed:
             "best": (ckpt_dir / BEST_NAME).exists(),
             "tensorboard": (run_dir / "tb").exists(),
             "effective": header["config"]["effective"]["precision"],
+            "compile": header["config"]["effective"]["compile"],
             "warnings": warnings,
             "workers": children.most,
         }

@@ -68,7 +68,31 @@ def build_optimizer(net: nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
         {"params": decay, "weight_decay": optim.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=optim.learning_rate, betas=optim.betas, eps=optim.eps)
+    # Fused AdamW on a GPU: one kernel for every parameter instead of torch's default
+    # multi-tensor (foreach) form, and it can skip an update on the device, which the deferred
+    # finite check needs (train/finite.py). Elsewhere torch's default stays: on the CPU that is
+    # the per-parameter form, and fused CPU AdamW rounds differently, which would end
+    # bit-identical resume of runs started before this change.
+    on_gpu = all(p.is_cuda for p in [*decay, *no_decay])
+    fused = {"fused": True} if on_gpu else {}
+    return torch.optim.AdamW(
+        groups, lr=optim.learning_rate, betas=optim.betas, eps=optim.eps, **fused
+    )
+
+
+def optimizer_kind(optimizer: torch.optim.Optimizer) -> str:
+    """Which AdamW implementation runs: ``fused``, ``foreach`` or ``for-loop``.
+
+    A resumed run keeps the form its checkpoint was saved with (``load_state_dict`` restores
+    the group flags), so this reads the groups rather than the build's choice.
+    """
+    group = optimizer.param_groups[0]
+    if group.get("fused"):
+        return "fused"
+    if group.get("foreach") is None:  # torch decides: foreach when every tensor is on a GPU
+        on_gpu = all(p.is_cuda for g in optimizer.param_groups for p in g["params"])
+        return "foreach" if on_gpu else "for-loop"
+    return "foreach" if group["foreach"] else "for-loop"
 
 
 def build_run(config: RunConfig, ctx: DistContext, stats: dict[str, Any] | None) -> RunParts:

@@ -28,7 +28,9 @@ from unified_prior.evaluate import evaluate_fixed_noise
 from unified_prior.schedules import Plan
 from unified_prior.train import checkpoint as ckpt
 from unified_prior.train import dist
-from unified_prior.train.build import SEED_STEP, RunParts, build_run
+from unified_prior.train.build import SEED_STEP, RunParts, build_run, optimizer_kind
+from unified_prior.train.compiled import CompileTimer, compile_loss
+from unified_prior.train.finite import FiniteCheck, Outcome, can_defer
 from unified_prior.train.guard import ScheduleGuard
 from unified_prior.train.metrics import Recorder, versions
 from unified_prior.train.resume import ResumePoint, global_batch
@@ -106,6 +108,9 @@ def train(
         # Every update has the same shapes: let cuDNN time its kernels once (EDM does too).
         torch.backends.cudnn.benchmark = True
     guard = ScheduleGuard(parts.optimizer, run.plan, step_fn=lambda: run.step).attach()
+    loss_fn = compile_loss(parts.loss_fn, config.train.compile)
+    compile_timer = CompileTimer(config.train.compile)
+    finite = FiniteCheck(ctx, parts.optimizer, deferred=can_defer(ctx, parts.optimizer, callbacks))
     stream = BatchStream(
         parts.train_set,
         parts.sampler,
@@ -129,7 +134,7 @@ def train(
         if ctx.is_main:
             write_config(config, run_dir / "config.toml")
         resume_info = resume.header() if resume is not None else None
-        recorder.header(run.plan, header_config(config, ctx, use_bf16), resume_info)
+        recorder.header(run.plan, header_config(run, use_bf16, finite.deferred), resume_info)
         for warning in settings_warnings(run, use_bf16):
             recorder.message(warning, logging.WARNING)
         for callback in callbacks:
@@ -153,7 +158,7 @@ def train(
                     dist.maybe_no_sync(parts.model, micro < accum - 1),
                     torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16),
                 ):
-                    per_sample, sigma = parts.loss_fn(parts.model, batch)
+                    per_sample, sigma = loss_fn(parts.model, batch)
                 loss = per_sample.mean()
                 (loss / accum).backward()
                 loss_sum += loss.detach()
@@ -161,25 +166,21 @@ def train(
             for callback in callbacks:
                 callback.on_after_backward(run)
 
-            # Clip and update the weights, unless the loss or a gradient is not finite.
+            # Clip and update the weights, unless the loss or a gradient is not finite (judged
+            # on the host, or on the GPU with the host told later: see train/finite.py).
             grad_norm = torch.nn.utils.clip_grad_norm_(parts.net.parameters(), max_norm)
-            update_loss = dist.mean(ctx, loss_sum / accum)
-            finite = bool(torch.isfinite(update_loss)) and bool(torch.isfinite(grad_norm))
-            updated = dist.all_true(ctx, finite)
-            if updated:
-                parts.optimizer.step()
+            verdict = finite.judge(run.step, dist.mean(ctx, loss_sum / accum), grad_norm)
+            if verdict.go:
+                parts.optimizer.step()  # a deferred verdict makes the fused kernel skip itself
                 # Update the EMA once per optimizer step, never per micro-batch.
-                parts.ema.update(parts.net, run.step)
-            else:
-                run.skipped_updates += 1
-                recorder.message(
-                    f"update {run.step} skipped: loss {float(update_loss):.4g}, grad norm "
-                    f"{float(grad_norm):.4g} not finite; weights and EMA unchanged",
-                    logging.WARNING,
-                )
-            window.add(float(update_loss), float(grad_norm), updated, time.perf_counter() - started)
+                parts.ema.update(parts.net, run.step, gate=verdict.gate)
+            # Count skips once the host knows them (deferred: before whatever reads them next).
+            force = compile_timer.pending or host_reads_after(config, run.step, run.plan.max_steps)
+            account(run, recorder, window, finite.settle(force=force))
+            seconds = time.perf_counter() - started
+            window.time(seconds, compiling=compile_timer.first_update(seconds, recorder))
             for callback in callbacks:
-                callback.on_update_end(run, updated)
+                callback.on_update_end(run, bool(verdict.updated))  # host-judged with callbacks
 
             # Log the update just made; then evaluate and checkpoint the weights it produced.
             if run.step % config.log.every_steps == 0:
@@ -196,6 +197,7 @@ def train(
                 evaluate_and_keep_best(run, recorder)
             stopping = dist.any_true(ctx, stop.requested)
             if run.step % config.checkpoint.every_steps == 0 or done or stopping:
+                account(run, recorder, window, finite.settle(force=True))  # skips are saved
                 save_checkpoint(run, ckpt.checkpoint_name(run.step))
             if stopping:
                 break
@@ -211,8 +213,9 @@ def train(
     )
 
 
-def header_config(config: RunConfig, ctx: dist.DistContext, use_bf16: bool) -> dict[str, Any]:
+def header_config(run: TrainState, use_bf16: bool, deferred: bool) -> dict[str, Any]:
     """The resolved config plus the settings in effect, which may differ from the request."""
+    config, ctx = run.config, run.ctx
     return {
         **config.to_dict(),
         "effective": {
@@ -221,6 +224,9 @@ def header_config(config: RunConfig, ctx: dist.DistContext, use_bf16: bool) -> d
             "world_size": ctx.world_size,
             "global_batch_size": global_batch(config, ctx.world_size),
             "grad_clip_norm": config.optim.grad_clip_norm or None,
+            "compile": config.train.compile,
+            "optimizer": optimizer_kind(run.parts.optimizer),
+            "finite_check": "deferred" if deferred else "every update",
             "versions": versions(),
         },
     }
@@ -242,6 +248,33 @@ def settings_warnings(run: TrainState, use_bf16: bool) -> list[str]:
             "for CUDA only; the header records the precision in effect"
         )
     return warnings
+
+
+def host_reads_after(config: RunConfig, step: int, max_steps: int) -> bool:
+    """Whether the host reads the run's state after update ``step``: a train record, an
+    evaluation or a checkpoint (a signal's checkpoint settles on its own)."""
+    after = step + 1
+    return (
+        step % config.log.every_steps == 0
+        or after % config.eval.every_steps == 0
+        or after % config.checkpoint.every_steps == 0
+        or after >= max_steps
+    )
+
+
+def account(
+    run: TrainState, recorder: Recorder, window: LogWindow, outcomes: list[Outcome]
+) -> None:
+    """Book updates whose verdict the host now knows: the log window, skips and warnings."""
+    for outcome in outcomes:
+        window.add(outcome.loss, outcome.grad_norm, outcome.updated)
+        if not outcome.updated:
+            run.skipped_updates += 1
+            recorder.message(
+                f"update {outcome.step} skipped: loss {outcome.loss:.4g}, grad norm "
+                f"{outcome.grad_norm:.4g} not finite; weights and EMA unchanged",
+                logging.WARNING,
+            )
 
 
 def evaluate_and_keep_best(run: TrainState, recorder: Recorder) -> None:
@@ -358,7 +391,8 @@ class LogWindow:
         self.bucket_sum = torch.zeros(len(SIGMA_BUCKET_EDGES) + 1, device=self.edges.device)
         self.bucket_count = torch.zeros_like(self.bucket_sum)
         self.seconds = 0.0  # in updates only: evaluation and checkpoints are not throughput
-        self.updates = 0
+        self.updates = 0  # timed ones: a compiled run's first update is compilation
+        self.compile_s: float | None = None
 
     def add_sigma(self, sigma: torch.Tensor, per_sample: torch.Tensor) -> None:
         index = torch.bucketize(sigma.detach().float(), self.edges)
@@ -371,9 +405,15 @@ class LogWindow:
         self.bucket_sum = dist.total(ctx, self.bucket_sum)
         self.bucket_count = dist.total(ctx, self.bucket_count)
 
-    def add(self, loss: float, grad_norm: float, updated: bool, seconds: float) -> None:
+    def time(self, seconds: float, *, compiling: bool) -> None:
+        """Time one update; the one that compiled is kept out of the throughput."""
+        if compiling:
+            self.compile_s = seconds
+            return
         self.updates += 1
         self.seconds += seconds
+
+    def add(self, loss: float, grad_norm: float, updated: bool) -> None:
         if updated:
             self.losses.append(loss)
             self.grad_norms.append(grad_norm)
@@ -391,8 +431,10 @@ class LogWindow:
             "grad_norm": sum(self.grad_norms) / len(self.grad_norms) if self.grad_norms else nan,
             "skipped_updates": skipped,
             "loss_by_sigma": by_sigma,
-            "updates_per_s": self.updates / seconds,
-            "images_per_s": self.updates * batch / seconds,
+            "updates_per_s": self.updates / seconds if self.updates else nan,
+            "images_per_s": self.updates * batch / seconds if self.updates else nan,
         }
+        if self.compile_s is not None:
+            record["compile_s"] = self.compile_s
         self.reset()
         return record
