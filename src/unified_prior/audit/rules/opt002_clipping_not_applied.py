@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from unified_prior.audit.facts import ScriptFacts, last_part
 from unified_prior.audit.finding import Finding
+from unified_prior.audit.model.tree import last_part
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import CLIPPING, claims, read_only_in_logs, unapplied
+from unified_prior.audit.script import ScriptFacts
 
 CLIP_CALLS = frozenset(
     {"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients", "clip_grad_value"}
