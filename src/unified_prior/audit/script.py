@@ -52,14 +52,29 @@ class ScriptFacts(Containers):
         if not by_key:
             return keys
         for node, key in self._key_mentions(declared_nodes):
-            for ck in by_key.get(key, []):
-                # ``"k": other.get("k", d)`` copies a value into the config; it applies nothing.
-                if ck.declared_in is not None and self._within(node, ck.declared_in):
+            twins = by_key.get(key, [])
+            # ``"k": other.get("k", d)`` copies a value into a config; it applies nothing, for
+            # this key nor for its twin in another dict (a GPU dict and a conservative dict
+            # that declare the same keys from the same ``config_kwargs``).
+            copied = [
+                ck.declared_in
+                for ck in twins
+                if ck.source == "dict"
+                and ck.declared_in is not None
+                and not self._is_update_call(ck.declared_in)
+                and self._within(node, ck.declared_in)
+            ]
+            for ck in twins:
+                if copied or (ck.declared_in is not None and self._within(node, ck.declared_in)):
                     continue
                 ck.reads.append(KeyRead(node=node, kind=self.read_kind(node)))
         for ck in keys:
             ck.reads.sort(key=lambda r: self.pos(r.node))
         return keys
+
+    @staticmethod
+    def _is_update_call(node: ast.AST) -> bool:
+        return isinstance(node, ast.Call) and last_part(dotted(node.func)) == "update"
 
     def _key_mentions(self, declared: set[int]) -> Iterator[tuple[ast.AST, str]]:
         for node in [*self.of_type(ast.Attribute), *self.of_type(ast.Constant)]:

@@ -30,15 +30,27 @@ class Calls(Symbols):
         return sites
 
     def function_def(self, call: ast.Call) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-        """The function defined in this file that ``call`` calls, when that is clear."""
+        """The function defined in this file that ``call`` runs, when that is clear: a plain
+        function, ``self.method()``, ``instance.method()`` for an instance of a class defined
+        here (through local bases too), or ``LocalClass(...)`` (its ``__init__``)."""
         func = call.func
         if isinstance(func, ast.Name):
+            cls = self.local_classes.get(func.id)
+            if cls is not None:
+                return self.method_of(cls, "__init__")
             named = self._functions_by_name.get(func.id, [])
             candidates = [f for f in named if self.class_of(f) is None]
         elif isinstance(func, ast.Attribute) and dotted(func.value) in {"self", "cls"}:
             owner = self.class_of(call)
-            named = self._functions_by_name.get(func.attr, [])
-            candidates = [f for f in named if self.class_of(f) is owner]
+            if owner is None:
+                return None
+            return self.method_of(owner, func.attr)
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name | ast.Attribute):
+            sym = self.symbol(func.value)
+            instance = self.instances.get(sym) if sym is not None else None
+            if instance is None:
+                return None
+            return self.method_of(instance, func.attr)
         else:
             return None
         return candidates[0] if len(candidates) == 1 else None
@@ -46,13 +58,14 @@ class Calls(Symbols):
     def call_sites(self, func: ast.AST) -> list[ast.Call]:
         return self._call_sites.get(id(func), [])
 
-    @staticmethod
-    def param_for(func: ast.AST, call: ast.Call, arg: ast.AST) -> str | None:
+    def param_for(self, func: ast.AST, call: ast.Call, arg: ast.AST) -> str | None:
         """The parameter of ``func`` that receives ``arg`` in ``call``."""
         assert isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef)
         params = [a.arg for a in [*func.args.posonlyargs, *func.args.args]]
-        if params and params[0] in {"self", "cls"} and isinstance(call.func, ast.Attribute):
-            params = params[1:]
+        bound = isinstance(call.func, ast.Attribute) or func.name == "__init__"
+        is_static = any(dotted(d) == "staticmethod" for d in func.decorator_list)
+        if params and bound and not is_static and self.class_of(func) is not None:
+            params = params[1:]  # ``self``/``cls`` is bound by the call
         for i, a in enumerate(call.args):
             if a is arg:
                 return params[i] if i < len(params) else None

@@ -90,3 +90,11 @@ CONFIG_CLASS = re.compile(r"config|cfg|args|arguments|params|settings|options|hp
 OPTIMIZER_NAME = re.compile(r"^(opt|optim|optimizer|optimiser)$|optimizer|optimiser|_opt$", re.I)
 
 ACCUM_TOKEN = re.compile(r"accum|sync_gradients|micro", re.I)
+
+#: Library base classes whose own code never reads a subclass's attributes by name (so
+#: ``self.config`` of such a subclass stays ours to judge). ``LightningModule`` reads only
+#: what ``configure_optimizers`` returns (handled there), not ``self.scheduler``.
+INERT_BASES = frozenset(
+    {"Module", "LightningModule", "Dataset", "IterableDataset", "ABC", "Generic", "Protocol",
+     "Enum", "Exception", "nn.Module"}
+)  # fmt: skip

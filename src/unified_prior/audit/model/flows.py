@@ -111,11 +111,28 @@ class Flows(Calls):
             ret = self.parents.get(outer) if outer is not None else None
             if isinstance(outer, ast.Dict | ast.List | ast.Tuple) and isinstance(ret, ast.Return):
                 return self._returned(use, ret, flow, container=outer)
-            flow.escapes.append((use, "put into a container"))
+            return self._into_container(parent, flow)
             return []
         if isinstance(parent, ast.For | ast.comprehension):
             flow.escapes.append((use, "iterated"))
             return []
+        return []
+
+    def _into_container(self, container: ast.AST, flow: Flow) -> list[Symbol | None]:
+        """A value put into a literal dict/list goes where that container goes: a checkpoint
+        payload handed to ``torch.save`` stores it (never applies it); a container handed to
+        code we cannot see takes the value with it. Only the container's escapes count: its
+        own names are not the object's."""
+        carrier = Flow()
+        names = [s for s in self._classify_object_use(container, carrier) if s is not None]
+        if names:
+            carrier.escapes.extend(self.flow(names).escapes)
+        for node, why in carrier.escapes:
+            flow.escapes.append((node, f"put into a container that is {why}"))
+        # ``ChainedScheduler([a, b])``: the container's fate is the value's.
+        flow.composite_parent = flow.composite_parent or carrier.composite_parent
+        flow.prepared = flow.prepared or carrier.prepared
+        flow.lightning_return = flow.lightning_return or carrier.lightning_return
         return []
 
     def _object_passed(self, use: ast.AST, call: ast.Call, flow: Flow) -> list[Symbol | None]:

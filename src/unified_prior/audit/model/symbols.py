@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 from functools import cached_property
 
-from unified_prior.audit.model.tree import FUNC_TYPES, Symbol, Tree, dotted
+from unified_prior.audit.model.catalog import INERT_BASES
+from unified_prior.audit.model.tree import FUNC_TYPES, Symbol, Tree, dotted, last_part
 
 
 class Symbols(Tree):
@@ -108,12 +109,70 @@ class Symbols(Tree):
     def _classes(self) -> dict[int, ast.ClassDef]:
         return {id(c): c for c in self.of_type(ast.ClassDef)}
 
+    @cached_property
+    def local_classes(self) -> dict[str, ast.ClassDef]:
+        """Classes defined at any level of this file, by name (the last one wins)."""
+        return {c.name: c for c in self.of_type(ast.ClassDef)}
+
+    @cached_property
+    def instances(self) -> dict[Symbol, ast.ClassDef]:
+        """Variables that hold an instance of a class defined here: ``mgr = Manager(...)``,
+        ``self.mgr = Manager(...)``, a parameter annotated ``mgr: Manager``. A variable bound
+        to two different classes is left out (we would not know which method runs)."""
+        found: dict[Symbol, ast.ClassDef | None] = {}
+
+        def bind(sym: Symbol | None, cls: ast.ClassDef | None) -> None:
+            if sym is None or cls is None:
+                return
+            found[sym] = cls if found.get(sym, cls) is cls else None
+
+        binds: list[ast.Assign | ast.AnnAssign] = [
+            *self.of_type(ast.Assign),
+            *self.of_type(ast.AnnAssign),
+        ]
+        for node in binds:
+            value = node.value
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+                cls = self.local_classes.get(value.func.id)
+                for target in targets:
+                    if isinstance(target, ast.Name | ast.Attribute):
+                        bind(self.symbol(target), cls)
+            if isinstance(node, ast.AnnAssign):
+                bind(
+                    self.symbol(node.target), self.local_classes.get(dotted(node.annotation) or "")
+                )
+        for arg in self.of_type(ast.arg):
+            cls = self.local_classes.get(dotted(arg.annotation) or "")
+            func = self.parents.get(self.parents.get(arg, arg))
+            if cls is not None and func is not None:
+                bind((id(func), arg.arg), cls)
+        return {sym: cls for sym, cls in found.items() if cls is not None}
+
+    def method_of(
+        self, cls: ast.ClassDef, name: str, depth: int = 0
+    ) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """The method ``name`` of a class defined here, looked up through bases defined here."""
+        for stmt in cls.body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef) and stmt.name == name:
+                return stmt
+        if depth > 20:
+            return None  # a (broken) cycle of bases
+        for base in cls.bases:
+            parent = self.local_classes.get(dotted(base) or "")
+            if parent is not None and parent is not cls:
+                found = self.method_of(parent, name, depth + 1)
+                if found is not None:
+                    return found
+        return None
+
     def _has_foreign_base(self, cls: ast.ClassDef) -> bool:
-        """A base that is not ``object`` and not a class defined (foreign-base-free) here."""
-        local = {c.name: c for c in self.of_type(ast.ClassDef)}
+        """A base that is not ``object``, not a class defined (foreign-base-free) here, and
+        not one of the library bases known not to read the subclass's own attributes."""
+        local = self.local_classes
         for base in cls.bases:
             name = dotted(base)
-            if name == "object":
+            if name == "object" or last_part(name) in INERT_BASES:
                 continue
             if name in local and local[name] is not cls and not self._has_foreign_base(local[name]):
                 continue
