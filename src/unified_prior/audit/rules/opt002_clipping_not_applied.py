@@ -64,14 +64,24 @@ class ClippingNotApplied(Rule):
         step_ids = {id(s) for s in steps}
         for clip in clip_calls:
             stmt = facts.statement_of(clip)
-            block = self._block_of(facts, stmt)
-            if block is None:
-                continue
-            index = block.index(stmt)
-            before = [self._step_in(s, step_ids) for s in block[:index]]
-            after = [self._step_in(s, step_ids) for s in block[index:]]
-            earlier = next((s for s in reversed(before) if s is not None), None)
-            if earlier is None or any(a is not None for a in after):
+            earlier = None
+            # ``if max_grad_norm is not None: clip(...)`` after the step: climb out of ``if``
+            # blocks (not loops or functions) until a block holds a step before the clip.
+            while True:
+                block = self._block_of(facts, stmt)
+                if block is None:
+                    break
+                index = block.index(stmt)
+                before = [self._step_in(s, step_ids) for s in block[:index]]
+                after = [self._step_in(s, step_ids) for s in block[index:]]
+                if any(a is not None for a in after):
+                    break
+                earlier = next((s for s in reversed(before) if s is not None), None)
+                parent = facts.parents.get(stmt)
+                if earlier is not None or not isinstance(parent, ast.If):
+                    break
+                stmt = parent
+            if earlier is None:
                 continue
             sl, sc = facts.pos(earlier)
             message = (
