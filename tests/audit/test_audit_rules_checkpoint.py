@@ -88,6 +88,8 @@ for batch in loader:
         if args.resume:
             state = torch.load(args.resume, weights_only=True)
             optimizer.load_state_dict(state["optimizer"])
+            if optimizer.param_groups[0]["lr"] != args.learning_rate:
+                print("loaded LR differs from", args.learning_rate)
         """,
         id="ckp003-lr-flag-replaced-by-loaded-state",
     ),
@@ -98,6 +100,8 @@ for batch in loader:
         def resume(model, config, path):
             opt = torch.optim.SGD(model.parameters(), lr=config["learning_rate"], momentum=0.9)
             opt.load_state_dict(torch.load(path, weights_only=True)["opt"])
+            expected_lr = config["learning_rate"]
+            logger.info("config LR %s, loaded LR %s", expected_lr, opt.param_groups[0]["lr"])
             return opt
         """,
         id="ckp003-config-lr-replaced-in-a-function",
@@ -218,6 +222,22 @@ for batch in loader:
         optimizer.load_state_dict(torch.load("last.pt", weights_only=True)["optimizer"])
         """,
         id="ckp003-literal-lr-is-no-claim",
+    ),
+    pytest.param(
+        "CKP003",
+        """
+        import argparse
+        import torch
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--learning_rate", type=float, default=1e-4)
+        parser.add_argument("--resume", default="")
+        args = parser.parse_args()
+        optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate)
+        if args.resume:
+            state = torch.load(args.resume, weights_only=True)
+            optimizer.load_state_dict(state["optimizer"])
+        """,
+        id="ckp003-ordinary-exact-resume-is-correct",
     ),
     pytest.param(
         "CKP003",

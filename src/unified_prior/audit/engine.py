@@ -11,10 +11,10 @@ import os
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
-from unified_prior.audit.facts import ScriptFacts
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.noqa import noqa_lines, suppressed
 from unified_prior.audit.rules import RULES
+from unified_prior.audit.script import ScriptFacts
 from unified_prior.errors import InputError
 
 #: Folders never entered when recursing (virtualenvs are also recognised by ``pyvenv.cfg``).

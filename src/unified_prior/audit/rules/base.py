@@ -7,8 +7,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import ClassVar
 
-from unified_prior.audit.facts import ScriptFacts
 from unified_prior.audit.finding import Finding, Severity
+from unified_prior.audit.script import ScriptFacts
 
 
 class Rule(ABC):

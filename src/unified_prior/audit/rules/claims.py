@@ -1,25 +1,20 @@
-"""Which config keys claim a schedule, accumulation or clipping (shared by several rules)."""
+"""Which claims the rules can judge (shared by several rules); the key→concept mapping
+lives in :mod:`unified_prior.audit.claims.keys`."""
 
 from __future__ import annotations
 
 import re
 
-from unified_prior.audit.facts import ConfigKey, ScriptFacts, is_off
-
-SCHEDULE_KIND = re.compile(
-    r"^(lr_)?sched(ule|uler)?(_type|_name|_kind)?$|^lr_policy$|^decay_lr$|^lr_decay_style$", re.I
+from unified_prior.audit.claims.keys import (
+    ACCUMULATION,
+    CLIPPING,
+    DESCRIPTIVE,
+    SCHEDULE_KIND,
+    SCHEDULE_PARAM,
+    ConfigKey,
 )
-SCHEDULE_PARAM = re.compile(
-    r"warmup|^lr_decay|^min_lr|^eta_min|^decay_(steps|iters)$|^lr_min$|^min_lr_ratio$", re.I
-)
-ACCUMULATION = re.compile(r"accum", re.I)
-CLIPPING = re.compile(r"clip|^max_grad_norm$|^grad_norm_max$", re.I)
-#: Keys that describe the run rather than configure it: logging them only is normal.
-DESCRIPTIVE = re.compile(
-    r"name|project|desc|note|tag|comment|version|author|title|^id$|_id$|entity|group|url|"
-    r"^(log|print|verbose|debug|quiet)|wandb|mlflow|tensorboard|^seed_info$",
-    re.I,
-)
+from unified_prior.audit.claims.values import is_off
+from unified_prior.audit.script import ScriptFacts
 
 
 def claims(
@@ -49,3 +44,15 @@ def read_only_in_logs(key: ConfigKey) -> str:
     if any(r.kind == "log" for r in key.reads):
         return "is read only to log or print it"
     return "is read only into names that are never used"
+
+
+__all__ = [
+    "ACCUMULATION",
+    "CLIPPING",
+    "DESCRIPTIVE",
+    "SCHEDULE_KIND",
+    "SCHEDULE_PARAM",
+    "claims",
+    "read_only_in_logs",
+    "unapplied",
+]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from unified_prior.audit.facts import ScriptFacts, fmt_value, is_unknown
+from unified_prior.audit.claims.values import fmt_value, is_unknown
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import ACCUMULATION, claims, read_only_in_logs, unapplied
+from unified_prior.audit.script import ScriptFacts
 
 
 @register

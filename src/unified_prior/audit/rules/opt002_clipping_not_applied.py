@@ -5,11 +5,12 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from unified_prior.audit.facts import ScriptFacts, last_part
 from unified_prior.audit.finding import Finding
+from unified_prior.audit.model.tree import last_part
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import CLIPPING, claims, read_only_in_logs, unapplied
+from unified_prior.audit.script import ScriptFacts
 
 CLIP_CALLS = frozenset(
     {"clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_gradients", "clip_grad_value"}
@@ -63,14 +64,24 @@ class ClippingNotApplied(Rule):
         step_ids = {id(s) for s in steps}
         for clip in clip_calls:
             stmt = facts.statement_of(clip)
-            block = self._block_of(facts, stmt)
-            if block is None:
-                continue
-            index = block.index(stmt)
-            before = [self._step_in(s, step_ids) for s in block[:index]]
-            after = [self._step_in(s, step_ids) for s in block[index:]]
-            earlier = next((s for s in reversed(before) if s is not None), None)
-            if earlier is None or any(a is not None for a in after):
+            earlier = None
+            # ``if max_grad_norm is not None: clip(...)`` after the step: climb out of ``if``
+            # blocks (not loops or functions) until a block holds a step before the clip.
+            while True:
+                block = self._block_of(facts, stmt)
+                if block is None:
+                    break
+                index = block.index(stmt)
+                before = [self._step_in(s, step_ids) for s in block[:index]]
+                after = [self._step_in(s, step_ids) for s in block[index:]]
+                if any(a is not None for a in after):
+                    break
+                earlier = next((s for s in reversed(before) if s is not None), None)
+                parent = facts.parents.get(stmt)
+                if earlier is not None or not isinstance(parent, ast.If):
+                    break
+                stmt = parent
+            if earlier is None:
                 continue
             sl, sc = facts.pos(earlier)
             message = (

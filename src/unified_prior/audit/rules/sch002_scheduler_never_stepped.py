@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from unified_prior.audit.facts import ScriptFacts
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
+from unified_prior.audit.script import ScriptFacts
 
 
 @register

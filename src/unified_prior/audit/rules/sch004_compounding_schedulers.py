@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from unified_prior.audit.facts import SchedulerInfo, ScriptFacts, Symbol
 from unified_prior.audit.finding import Finding
+from unified_prior.audit.model.objects import SchedulerInfo
+from unified_prior.audit.model.tree import Symbol
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
+from unified_prior.audit.script import ScriptFacts
 
 
 def _is_warmup(sched: SchedulerInfo) -> bool:

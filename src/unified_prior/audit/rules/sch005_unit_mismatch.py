@@ -6,10 +6,12 @@ import ast
 import re
 from collections.abc import Iterator
 
-from unified_prior.audit.facts import SchedulerInfo, ScriptFacts, tokens
 from unified_prior.audit.finding import Finding
+from unified_prior.audit.model.objects import SchedulerInfo
+from unified_prior.audit.model.tree import tokens
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
+from unified_prior.audit.script import ScriptFacts
 
 #: The argument that sizes each scheduler: (keyword, positional index).
 LENGTH_ARGS: dict[str, tuple[str, int]] = {

@@ -1,0 +1,339 @@
+"""The training objects: optimizers, schedulers, their steps and loads, LR writes."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from unified_prior.audit.model.catalog import (
+    ACCUM_TOKEN,
+    COMPOSITE_SCHEDULERS,
+    HF_SCHEDULE,
+    LR_SETTERS,
+    OPTIMIZER_CLASSES,
+    OPTIMIZER_FACTORIES,
+    OPTIMIZER_NAME,
+    TIMM_SCHEDULERS,
+    TORCH_SCHEDULERS,
+)
+from unified_prior.audit.model.flows import Flow, Flows
+from unified_prior.audit.model.tree import Control, Symbol, const_str, dotted, last_part, tokens
+
+
+@dataclass
+class OptimizerInfo:
+    call: ast.Call
+    flow: Flow
+    lr_arg: ast.expr | None
+
+
+@dataclass
+class SchedulerInfo:
+    call: ast.Call
+    cls: str
+    family: str  # torch | hf | timm | ours
+    flow: Flow
+    optimizer: Symbol | None
+    optimizer_text: str
+    control: Control
+    children: list[SchedulerInfo] = field(default_factory=list)
+    parent: SchedulerInfo | None = None
+    lightning_manual: bool = False
+
+    @property
+    def steps(self) -> list[ast.Call]:
+        return self.flow.calls("step", "step_update")
+
+    @property
+    def name(self) -> str:
+        targets = sorted(s[1] for s in self.flow.symbols)
+        return targets[0] if targets else self.cls
+
+
+class Objects(Flows):
+    """Recognise optimizers and schedulers and where they step."""
+
+    @cached_property
+    def is_script(self) -> bool:
+        """The file runs something: a ``__main__`` guard, a top-level loop or ``with``, a
+        top-level call statement, or a top-level optimizer / ``parse_args`` assignment. A
+        module that only defines things is a library: its module-level containers are read
+        by importers we cannot see."""
+        for stmt in self.tree.body:
+            if isinstance(stmt, ast.For | ast.AsyncFor | ast.While | ast.With | ast.AsyncWith):
+                return True
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                return True
+            if isinstance(stmt, ast.If) and "__name__" in {
+                n.id for n in ast.walk(stmt.test) if isinstance(n, ast.Name)
+            }:
+                return True
+            if isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call):
+                call = stmt.value
+                if self._is_optimizer_call(call) or last_part(dotted(call.func)) in {
+                    "parse_args",
+                    "parse_known_args",
+                }:
+                    return True
+        return False
+
+    @cached_property
+    def optimizers(self) -> list[OptimizerInfo]:
+        return self._optimizers()
+
+    @cached_property
+    def schedulers(self) -> list[SchedulerInfo]:
+        return self._schedulers()
+
+    @cached_property
+    def lr_writes(self) -> list[ast.AST]:
+        return self._lr_writes()
+
+    # ----------------------------------------------------------------- optimizers
+    def _is_optimizer_call(self, call: ast.Call) -> bool:
+        qual = self.qualified(call)
+        name = last_part(qual)
+        if "lr_scheduler" in qual or self._scheduler_class(call):
+            return False
+        return (
+            name in OPTIMIZER_CLASSES
+            or name in OPTIMIZER_FACTORIES
+            or (qual.startswith("torch.optim.") and name[:1].isupper())
+        )
+
+    def _optimizers(self) -> list[OptimizerInfo]:
+        out = []
+        for call in self.calls:
+            if not self._is_optimizer_call(call):
+                continue
+            lr = next((k.value for k in call.keywords if k.arg == "lr"), None)
+            if lr is None and len(call.args) >= 2:
+                lr = call.args[1]
+            flow = self._object_flow(call, self._call_results(call, None))
+            out.append(OptimizerInfo(call=call, flow=flow, lr_arg=lr))
+        return out
+
+    def optimizer_of(self, sym: Symbol | None) -> OptimizerInfo | None:
+        for info in self.optimizers:
+            if sym in info.flow.symbols:
+                return info
+        return None
+
+    def is_optimizer_expr(self, node: ast.AST) -> bool:
+        sym = self.symbol(node)
+        if sym is None:
+            return False
+        if any(sym in o.flow.symbols for o in self.optimizers):
+            return True
+        if any(sym in s.flow.symbols for s in self.schedulers):
+            return False
+        return bool(OPTIMIZER_NAME.search(last_part(sym[1])))
+
+    def optimizer_steps(self) -> list[tuple[ast.Call, ast.AST]]:
+        """``opt.step()`` and ``scaler.step(opt)`` calls, with the optimizer expression."""
+        out: list[tuple[ast.Call, ast.AST]] = []
+        for call in self.calls:
+            func = call.func
+            if not isinstance(func, ast.Attribute) or func.attr != "step":
+                continue
+            if self.is_optimizer_expr(func.value):
+                out.append((call, func.value))
+            elif call.args and self.is_optimizer_expr(call.args[0]):
+                out.append((call, call.args[0]))
+        return out
+
+    def optimizer_loads(self) -> list[tuple[ast.Call, ast.AST]]:
+        out: list[tuple[ast.Call, ast.AST]] = []
+        for call in self.calls:
+            func = call.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr == "load_state_dict"
+                and self.is_optimizer_expr(func.value)
+            ):
+                out.append((call, func.value))
+        return out
+
+    def owned_optimizers(self) -> list[OptimizerInfo]:
+        """Optimizers built here that never reach code we cannot see."""
+        return [o for o in self.optimizers if not o.flow.escapes]
+
+    # ----------------------------------------------------------------- schedulers
+    def constructs_scheduler(self, call: ast.Call) -> bool:
+        return self._scheduler_class(call) is not None
+
+    def _scheduler_class(self, call: ast.Call) -> tuple[str, str] | None:
+        qual = self.qualified(call)
+        name = last_part(qual)
+        if name in TORCH_SCHEDULERS and (
+            "." not in qual or "lr_scheduler" in qual or qual.startswith("torch.")
+        ):
+            return name, "torch"
+        if name in TORCH_SCHEDULERS:
+            return name, "torch"
+        if HF_SCHEDULE.match(name) or (
+            name == "get_scheduler" and ("transformers" in qual or "diffusers" in qual)
+        ):
+            return name, "hf"
+        if name in TIMM_SCHEDULERS:
+            return name, "timm"
+        if name == "to_lambda_lr":
+            return name, "ours"
+        return None
+
+    def _schedulers(self) -> list[SchedulerInfo]:
+        out: list[SchedulerInfo] = []
+        for call in self.calls:
+            found = self._scheduler_class(call)
+            if found is None:
+                continue
+            cls, family = found
+            results = self._call_results(call, None)
+            parent = self.parents.get(call)
+            unpacked = None
+            if isinstance(parent, ast.Assign) and parent.value is call:
+                target = parent.targets[0]
+                if isinstance(target, ast.Tuple | ast.List) and target.elts:
+                    unpacked = target
+            if unpacked is not None and cls in {"create_scheduler", "create_scheduler_v2"}:
+                # timm's factories return (scheduler, num_epochs).
+                results = [self.symbol(unpacked.elts[0])]
+            flow = self._object_flow(call, results)
+            if unpacked is not None and not results:
+                flow.escapes.append((call, "unpacked into several names"))
+            opt_node = call.args[0] if call.args else None
+            for kw in call.keywords:
+                if kw.arg == "optimizer":
+                    opt_node = kw.value
+            info = SchedulerInfo(
+                call=call,
+                cls=cls,
+                family=family,
+                flow=flow,
+                optimizer=self.symbol(opt_node) if opt_node is not None else None,
+                optimizer_text=self.text(opt_node) if opt_node is not None else "?",
+                control=self.control(call),
+            )
+            out.append(info)
+        by_call = {id(s.call): s for s in out}
+        for sched in out:
+            if sched.cls in COMPOSITE_SCHEDULERS:
+                # ``SequentialLR(opt, schedulers=[a, b], ...)``: the list is the 2nd argument.
+                lists = [
+                    *sched.call.args[1:2],
+                    *(k.value for k in sched.call.keywords if k.arg == "schedulers"),
+                ]
+                for lst in lists:
+                    for elt in getattr(lst, "elts", []):
+                        child = by_call.get(id(elt)) or next(
+                            (s for s in out if self.symbol(elt) in s.flow.symbols), None
+                        )
+                        if child is not None:
+                            child.parent = sched
+                            sched.children.append(child)
+            if sched.flow.lightning_return is not None:
+                owner = self.class_of(sched.call)
+                sched.lightning_manual = owner is not None and self._manual_optimization(owner)
+        return out
+
+    def _manual_optimization(self, owner: ast.ClassDef) -> bool:
+        for node in ast.walk(owner):
+            targets: list[ast.expr] = []
+            value: ast.expr | None = None
+            if isinstance(node, ast.Assign):
+                targets, value = list(node.targets), node.value
+            elif isinstance(node, ast.AnnAssign):
+                targets, value = [node.target], node.value
+            if (
+                any(last_part(dotted(t)) == "automatic_optimization" for t in targets)
+                and isinstance(value, ast.Constant)
+                and value.value is False
+            ):
+                return True
+        return False
+
+    def lightning_manual_steps(self, owner: ast.ClassDef) -> list[ast.Call]:
+        """``self.lr_schedulers().step()`` or ``sch = self.lr_schedulers(); sch.step()``."""
+        out: list[ast.Call] = []
+        seeds: list[Symbol | None] = []
+        for call in self.calls:
+            if last_part(dotted(call.func)) != "lr_schedulers" or self.class_of(call) is not owner:
+                continue
+            parent = self.parents.get(call)
+            grand = self.parents.get(parent) if parent is not None else None
+            if (
+                isinstance(parent, ast.Attribute)
+                and parent.attr == "step"
+                and isinstance(grand, ast.Call)
+                and grand.func is parent
+            ):
+                out.append(grand)
+            seeds.extend(self._call_results(call, None))
+            if isinstance(parent, ast.Assign):
+                for target in parent.targets:
+                    seeds.extend(self.target_symbols(target))
+            if isinstance(parent, ast.For | ast.Subscript):
+                out.append(call)  # iterated or indexed: stepped somewhere we trust
+        flow = self.flow(s for s in seeds if s is not None)
+        out.extend(flow.calls("step"))
+        if flow.escapes:
+            out.append(call)
+        return out
+
+    def sees_scheduler(self, node: ast.AST, sched: SchedulerInfo) -> bool:
+        """Code at ``node`` can reach the scheduler object: it is a name in the same function,
+        at module or class level, or ``node``'s function is called from where it is built.
+        A scheduler local to another function (torchvision's first-epoch warmup inside
+        ``train_one_epoch``) lives and dies there: saves and loads elsewhere cannot touch it."""
+        scope = self.scope_of(node)
+        scopes = {s[0] for s in sched.flow.symbols}
+        if id(scope) in scopes or id(self.tree) in scopes:
+            return True
+        owner = self.class_of(node)
+        if owner is not None and id(owner) in scopes:
+            return True
+        built_in = self.scope_of(sched.call)
+        return any(self.scope_of(site) is built_in for site in self.call_sites(scope))
+
+    def active_schedulers(self) -> list[SchedulerInfo]:
+        """Schedulers this script must step itself (not children, not framework-driven)."""
+        return [
+            s
+            for s in self.schedulers
+            if s.parent is None
+            and s.flow.composite_parent is None
+            and (s.flow.lightning_return is None or s.lightning_manual)
+        ]
+
+    # ----------------------------------------------------------------- LR writes
+    def _lr_writes(self) -> list[ast.AST]:
+        """Places that write an LR into an optimizer's param groups (nanoGPT style)."""
+        out: list[ast.AST] = []
+        for node in [*self.of_type(ast.Subscript), *self.of_type(ast.Call)]:
+            if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store):
+                if const_str(node.slice) in {"lr", "initial_lr"}:
+                    out.append(node)
+            elif isinstance(node, ast.Call):
+                name = last_part(dotted(node.func))
+                if (
+                    (name == "update" and any(k.arg == "lr" for k in node.keywords))
+                    or name in LR_SETTERS
+                    or (
+                        name == "setattr"
+                        and len(node.args) >= 2
+                        and const_str(node.args[1]) == "lr"
+                    )
+                ):
+                    out.append(node)
+        return out
+
+    def accumulation_guard(self, branches: tuple[tuple[ast.If, str], ...]) -> ast.If | None:
+        """The innermost ``if`` that looks like an accumulation boundary test."""
+        for node, _ in reversed(branches):
+            test = node.test
+            if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mod) for n in ast.walk(test)):
+                return node
+            if any(ACCUM_TOKEN.search(t) for t in tokens(test)):
+                return node
+        return None
