@@ -207,6 +207,28 @@ def print_table(results: list[Result], summary: dict[str, object]) -> None:
     )
 
 
+def print_markdown(results: list[Result], summary: dict[str, object], title: str) -> None:
+    """The same table in Markdown, findings with their lines, for bench/results and notes."""
+    print(f"### {title}\n")
+    print("| id | expected | got (code:line) | verdict |")
+    print("| --- | --- | --- | --- |")
+    for r in results:
+        got = ", ".join(
+            f"{f.get('code')}:{f.get('line')}"
+            + (f" ({f.get('path')})" if "/" in str(f.get("path")) else "")
+            for f in r.findings
+        )
+        verdict = r.verdict + (f" ({r.detail})" if r.detail else "")
+        print(f"| {r.case_id} | {r.expected} | {got or '-'} | {verdict} |")
+    recall = summary["recall"]
+    recall_text = f"{recall:.0%}" if isinstance(recall, float) else "n/a"
+    print(
+        f"\nRecall on buggy {summary['found']}/{summary['buggy']} ({recall_text}); false alarms "
+        f"{summary['false_alarms']}/{summary['correct']} correct; stretch with a finding "
+        f"{summary['stretch_found']}/{summary['stretch']}; errors {summary['errors']}.\n"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", type=Path, help="case list (TSV)")
@@ -217,6 +239,7 @@ def main() -> int:
     parser.add_argument("--all-of", default=DEFAULT_ALL_OF, help="ids needing every code")
     parser.add_argument("--timeout-s", type=float, default=120.0, help="per case")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--markdown", default=None, metavar="TITLE", help="print a Markdown table")
     args = parser.parse_args()
 
     uprior = args.uprior or shutil.which("uprior")
@@ -242,6 +265,8 @@ def main() -> int:
     if args.json:
         json.dump({"totals": summary, "cases": [asdict(r) for r in results]}, sys.stdout, indent=1)
         print()
+    elif args.markdown:
+        print_markdown(results, summary, args.markdown)
     else:
         print_table(results, summary)
     return 0
