@@ -16,11 +16,18 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from unified_prior.doctor.checks.base import Context
 from unified_prior.doctor.checks.checkpoints import best_checkpoint
 from unified_prior.doctor.checks.counterfactual import failure_window
 from unified_prior.doctor.checks.lr import lr_verdict
 from unified_prior.doctor.findings import Finding, fmt_lr, fmt_step
+
+_NO_LR_ADVICE = (
+    "The applied LR was never above 0, so no peak LR can be read off the run; check that "
+    "the optimizer's LR and the schedule's warmup start are what you meant."
+)
 
 #: Divide a diverging LR by this when nothing lower is known to have worked.
 HALF_DECADE = 3.0
@@ -29,6 +36,8 @@ GRID = (1.0, 2.0, 3.0, 5.0)
 
 def grid_floor(value: float) -> float:
     """The largest m·10^e ≤ ``value`` with m in 1, 2, 3, 5: ``3.33e-5`` → ``3e-5``."""
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"grid_floor needs a finite LR > 0, got {value}")
     exponent = math.floor(math.log10(value))
     for mantissa in reversed(GRID):
         candidate = mantissa * 10.0**exponent
@@ -91,6 +100,16 @@ def recommend(ctx: Context, findings: list[Finding]) -> Recommendation:
     kind, start, _ = failure
     onset = traj.onset_step if traj is not None and traj.onset_step is not None else start
     lr_failed = obs.at(onset)
+    if not (math.isfinite(lr_failed) and lr_failed > 0):
+        # A warmup from 0 meeting a NaN at step 0: the LR there says nothing about a peak;
+        # the highest LR the run applied is the one to judge against.
+        positive = obs.values[np.isfinite(obs.values) & (obs.values > 0)]
+        if not positive.size:
+            rec = Recommendation(" ".join(fixes) or _NO_LR_ADVICE)
+            if chosen is not None:
+                rec.start_checkpoint, rec.start_step = str(chosen.path), chosen.step
+            return rec
+        lr_failed = float(positive.max())
     best_step = traj.best_step if traj is not None else start
     falling = obs.values[obs.steps <= best_step]
     lr_falling = float(falling.max()) if falling.size else lr_failed
