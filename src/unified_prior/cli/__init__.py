@@ -29,7 +29,9 @@ def _root() -> None:
 
 
 #: Command modules under ``unified_prior.cli``, in the order ``--help`` lists them.
-COMMAND_MODULES = ("demo", "train", "evaluate", "schedule", "data", "doctor", "audit")
+COMMAND_MODULES = (
+    "demo", "train", "evaluate", "sample", "restore", "schedule", "data", "doctor", "audit",
+)  # fmt: skip
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"unified_prior.cli.{_name}").register(app)

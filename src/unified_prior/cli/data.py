@@ -27,5 +27,25 @@ def sample(
     print(write_sample_dataset(out, tile=tile).describe())
 
 
+@data_app.command("noisy")
+def noisy(
+    root: Annotated[Path, typer.Argument(help="Clean tiles: ROOT/<domain>/<split>/*.pt.")],
+    photons_at_white: Annotated[
+        float, typer.Option("--photons-at-white", help="Expected photons at x = 1.")
+    ],
+    read_noise: Annotated[
+        float, typer.Option("--read-noise", help="Read noise std, normalised units.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the observations.")],
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise.")] = 0,
+) -> None:
+    """Seeded observations y = Poisson(A·x)/A + N(0, R²) of every tile, same layout and names."""
+    from unified_prior.prior.noise import NoiseModel
+    from unified_prior.prior.observations import write_noisy_dataset
+
+    noise = NoiseModel(photons_at_white, read_noise)
+    print(write_noisy_dataset(root, out, noise, seed=seed).describe())
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(data_app, name="data")
