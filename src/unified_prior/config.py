@@ -10,18 +10,33 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from unified_prior.errors import InputError
 from unified_prior.schedules import FAMILIES, AnySpec, CosineSpec, Plan
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: no key of a run has a meaning for NaN or infinity, and each one
+    # that got through (a NaN p_mean, an infinite eps or sigma) trained to NaN silently.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+def _folder_name(name: str) -> str:
+    if not name or name in (".", "..") or "/" in name or "\\" in name:
+        raise ValueError("must be one folder name under data.root (no '/', '.' or '..')")
+    return name
+
+
+#: A folder name under data.root (a domain or a split): one path component, no traversal.
+FolderName = Annotated[str, AfterValidator(_folder_name)]
+#: An Adam beta: torch's AdamW refuses anything outside [0, 1) when the optimizer is built.
+Beta = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
 class DomainConfig(Section):
@@ -44,9 +59,9 @@ def _default_domains() -> dict[str, DomainConfig]:
 
 class DataConfig(Section):
     root: str = "data/sample"
-    domains: dict[str, DomainConfig] = Field(default_factory=_default_domains, min_length=1)
-    split_train: str = "train"
-    split_val: str = "val"
+    domains: dict[FolderName, DomainConfig] = Field(default_factory=_default_domains, min_length=1)
+    split_train: FolderName = "train"
+    split_val: FolderName = "val"
     resolution: int = Field(default=128, ge=8)
     num_workers: int = Field(default=0, ge=0)
     balance_domains: bool = True
@@ -54,9 +69,11 @@ class DataConfig(Section):
 
 class ModelConfig(Section):
     channels: int = Field(default=128, ge=1)
-    channel_mult: list[int] = Field(default_factory=lambda: [1, 2, 2, 2], min_length=1)
+    channel_mult: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [1, 2, 2, 2], min_length=1
+    )
     blocks_per_level: int = Field(default=2, ge=1)
-    attention_resolutions: list[int] = Field(default_factory=lambda: [16])
+    attention_resolutions: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [16])
     dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
     sigma_data: float = Field(default=0.5, gt=0.0)
     p_mean: float = -1.2
@@ -66,7 +83,7 @@ class ModelConfig(Section):
 class OptimConfig(Section):
     learning_rate: float = Field(default=1e-4, gt=0.0)
     weight_decay: float = Field(default=1e-3, ge=0.0)
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
     eps: float = Field(default=1e-8, gt=0.0)
     grad_clip_norm: float = Field(default=1.0, ge=0.0, description="0 disables clipping")
 
@@ -96,7 +113,9 @@ class CheckpointConfig(Section):
 
 class EvalConfig(Section):
     every_steps: int = Field(default=5000, ge=1)
-    sigmas: list[float] = Field(default_factory=lambda: [0.05, 0.2, 0.5, 1.0, 2.0, 5.0])
+    sigmas: list[Annotated[float, Field(gt=0.0)]] = Field(
+        default_factory=lambda: [0.05, 0.2, 0.5, 1.0, 2.0, 5.0], min_length=1
+    )
     tiles_per_domain: int = Field(default=32, ge=1)
     seed: int = 0
 
@@ -173,7 +192,11 @@ def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
 
 
 def load_config(path: Path | str | None = None, overrides: list[str] | None = None) -> RunConfig:
-    """Load and validate a run config; raise ``InputError`` with a one-line message."""
+    """Load and validate a run config; raise ``InputError`` with a one-line message.
+
+    The message blames the input that set the offending key: the ``--set`` item when one
+    did, else the file (a typo on the command line is not the file's fault).
+    """
     file_tree: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -186,11 +209,20 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"config {path}: not valid TOML ({err})") from None
     tree = _merge_sections(RunConfig().to_dict(), file_tree)
-    for item in overrides or []:
-        key_path, value = parse_override(item)
-        _set_path(tree, key_path, value)
+    given = [(parse_override(item)[0], item) for item in overrides or []]
+    for key_path, item in given:
+        _set_path(tree, key_path, parse_override(item)[1])
     _drop_foreign_schedule_defaults(tree, file_tree, overrides or [])
-    return config_from_dict(tree, source=str(path) if path else "config")
+    fallback = str(path) if path else "config"
+
+    def blame(keys: Sequence[str]) -> str:
+        for key_path, item in reversed(given):  # the last --set of a key is the one in effect
+            n = min(len(key_path), len(keys))
+            if n and list(keys[:n]) == key_path[:n]:
+                return f"--set {item}"
+        return fallback
+
+    return config_from_dict(tree, source=blame)
 
 
 def _merge_sections(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -223,23 +255,39 @@ def _drop_foreign_schedule_defaults(
             del schedule[key]
 
 
-def config_from_dict(tree: dict[str, Any], source: str = "config") -> RunConfig:
-    """Validate a nested dict (e.g. a checkpoint's stored config) into a ``RunConfig``."""
+def config_from_dict(
+    tree: dict[str, Any], source: str | Callable[[Sequence[str]], str] = "config"
+) -> RunConfig:
+    """Validate a nested dict (e.g. a checkpoint's stored config) into a ``RunConfig``.
+
+    ``source`` names the input in the message: a string, or a function of the offending
+    key's path (``load_config`` uses it to blame a ``--set`` item rather than the file).
+    """
+    name = source if callable(source) else (lambda _keys: source)
     try:
         config = RunConfig.model_validate(tree)
     except ValidationError as err:
-        raise InputError(f"{source}: {describe_validation_error(err)}") from None
+        keys, message = first_problem(err, tree)
+        raise InputError(f"{name(keys)}: {message}") from None
     # A config that loads must also run: build its plan now (e.g. learning_rate=inf passes
     # the field's bounds but no plan can use it) so the failure is a named input error.
     try:
         config.plan()
     except ValueError as err:
-        raise InputError(f"{source}: {err}") from None
+        raise InputError(f"{name(['optim', 'learning_rate'])}: {err}") from None
     return config
 
 
 def describe_validation_error(err: ValidationError) -> str:
     """The first problem of a pydantic error as one line naming the dotted key."""
+    return first_problem(err)[1]
+
+
+def first_problem(
+    err: ValidationError, tree: dict[str, Any] | None = None
+) -> tuple[list[str], str]:
+    """The key path of a pydantic error's first problem and a one-line message; ``tree``,
+    the validated input, lets an item's error show the whole list it is in."""
     first = err.errors()[0]
     loc = [str(p) for p in first["loc"]]
     keys, model = _strip_tags(loc)
@@ -253,13 +301,35 @@ def describe_validation_error(err: ValidationError) -> str:
             if close
             else f"valid keys here: {', '.join(valid)}"
         )
-        return f"unknown key '{dotted}'; {hint}"
+        return keys, f"unknown key '{dotted}'; {hint}"
     msg = first["msg"].removeprefix("Value error, ")
     if first["type"] == "union_tag_invalid":
-        return f"unknown schedule.kind; choose one of {', '.join(sorted(FAMILIES))}"
+        return keys, f"unknown schedule.kind; choose one of {', '.join(sorted(FAMILIES))}"
     if not dotted:
-        return msg
-    return f"{dotted}={first.get('input')!r}: {msg}"
+        return keys, msg
+    if keys[-1] == "[key]":  # a free key of a table (a domain name) is what is wrong
+        keys = keys[:-1]
+        return keys, f"{'.'.join(keys[:-1])}: key {keys[-1]!r} {msg}"
+    if first["type"] == "missing":
+        if keys[-1].isdigit():
+            return keys, f"{'.'.join(keys[:-1])}: needs an item {keys[-1]} (too few values)"
+        return keys, f"{dotted}: required key missing"
+    # An item of a list or tuple (optim.betas.0) is shown as the whole value with its index.
+    head = [k for k in keys if not k.isdigit()]
+    index = [k for k in keys if k.isdigit()]
+    where = f" (item {index[-1]})" if index else ""
+    value = _lookup(tree, head) if index and tree is not None else first.get("input")
+    return keys, f"{'.'.join(head)}={value!r}{where}: {msg}"
+
+
+def _lookup(tree: dict[str, Any], keys: list[str]) -> Any:
+    """The value given at ``keys`` (pydantic reports only the failing item of a list)."""
+    node: Any = tree
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            return "…"
+        node = node[key]
+    return node
 
 
 def _strip_tags(loc: list[str]) -> tuple[list[str], type[BaseModel] | None]:
