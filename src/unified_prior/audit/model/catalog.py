@@ -124,3 +124,16 @@ def library_scheduler(qual: str) -> tuple[str, str] | None:
     if name == "to_lambda_lr":
         return name, "ours"
     return None
+
+
+#: Framework trainers that run the optimization loop themselves (HF, TRL, Lightning, ...).
+FRAMEWORK_TRAINERS = frozenset(
+    {"Trainer", "Seq2SeqTrainer", "SFTTrainer", "DPOTrainer", "PPOTrainer", "RewardTrainer",
+     "ORPOTrainer", "KTOTrainer", "GRPOTrainer", "TrainingArguments", "Seq2SeqTrainingArguments",
+     "SFTConfig", "DPOConfig", "GRPOConfig"}
+)  # fmt: skip
+FRAMEWORK_PACKAGES = (
+    "transformers.", "trl.", "lightning.", "pytorch_lightning.", "accelerate.", "composer.",
+    "ignite.", "mmengine.", "mmcv.", "detectron2.", "ultralytics.", "sentence_transformers.",
+    "setfit.", "peft.", "fairseq.", "pytorch_accelerated.", "catalyst.", "fastai.",
+)  # fmt: skip

@@ -260,22 +260,6 @@ class Objects(Flows):
                 sched.lightning_manual = owner is not None and self._manual_optimization(owner)
         return out
 
-    def _manual_optimization(self, owner: ast.ClassDef) -> bool:
-        for node in ast.walk(owner):
-            targets: list[ast.expr] = []
-            value: ast.expr | None = None
-            if isinstance(node, ast.Assign):
-                targets, value = list(node.targets), node.value
-            elif isinstance(node, ast.AnnAssign):
-                targets, value = [node.target], node.value
-            if (
-                any(last_part(dotted(t)) == "automatic_optimization" for t in targets)
-                and isinstance(value, ast.Constant)
-                and value.value is False
-            ):
-                return True
-        return False
-
     def lightning_manual_steps(self, owner: ast.ClassDef) -> list[ast.Call]:
         """``self.lr_schedulers().step()`` or ``sch = self.lr_schedulers(); sch.step()``."""
         out: list[ast.Call] = []
