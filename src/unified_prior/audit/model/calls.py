@@ -7,6 +7,8 @@ import ast
 from functools import cached_property
 
 from unified_prior.audit.model.catalog import (
+    FRAMEWORK_PACKAGES,
+    FRAMEWORK_TRAINERS,
     LOG_BASE_PARTS,
     LOG_BASES,
     LOG_FUNCS,
@@ -140,21 +142,41 @@ class Calls(Symbols):
         return self._frameworks()
 
     def _frameworks(self) -> set[str]:
-        """Training frameworks that step schedulers / accumulate / clip on the user's behalf."""
+        """Training frameworks that step schedulers / accumulate / clip on the user's behalf.
+
+        Only the frameworks' own classes count: a project class that happens to be called
+        ``VLATrainer`` is code we can read, not HF's ``Trainer``. A ``LightningModule`` with
+        ``automatic_optimization = False`` leaves stepping to the module, so it is judged."""
         found: set[str] = set()
         for call in self.calls:
             name = last_part(dotted(call.func))
             qual = self.qualified(call)
-            if name.endswith("Trainer") or name in {
-                "TrainingArguments",
-                "Seq2SeqTrainingArguments",
-            }:
+            trainer = name.endswith("Trainer") and qual.startswith(FRAMEWORK_PACKAGES)
+            if trainer or (name in FRAMEWORK_TRAINERS and name not in self.local_classes):
                 found.add("trainer")
-            if qual.startswith("deepspeed.") or (name == "initialize" and "deepspeed" in qual):
+            if qual == "deepspeed.initialize":
                 found.add("deepspeed")
             if name == "accumulate" or name == "no_sync":
                 found.add("accumulate")
         for node in self.of_type(ast.ClassDef):
-            if any("LightningModule" in (dotted(b) or "") for b in node.bases):
+            lightning = any("LightningModule" in (dotted(b) or "") for b in node.bases)
+            if lightning and not self._manual_optimization(node):
                 found.add("lightning")
         return found
+
+    def _manual_optimization(self, owner: ast.ClassDef) -> bool:
+        """The Lightning module sets ``automatic_optimization = False`` somewhere."""
+        for node in ast.walk(owner):
+            targets: list[ast.expr] = []
+            value: ast.expr | None = None
+            if isinstance(node, ast.Assign):
+                targets, value = list(node.targets), node.value
+            elif isinstance(node, ast.AnnAssign):
+                targets, value = [node.target], node.value
+            if (
+                any(last_part(dotted(t)) == "automatic_optimization" for t in targets)
+                and isinstance(value, ast.Constant)
+                and value.value is False
+            ):
+                return True
+        return False

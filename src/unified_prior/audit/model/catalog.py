@@ -98,3 +98,42 @@ INERT_BASES = frozenset(
     {"Module", "LightningModule", "Dataset", "IterableDataset", "ABC", "Generic", "Protocol",
      "Enum", "Exception", "nn.Module"}
 )  # fmt: skip
+
+#: torch's scheduler base classes: a class defined in the audited code that derives from one
+#: is a scheduler like torch's own (stepped, with state to save).
+SCHEDULER_BASES = frozenset({"LRScheduler", "_LRScheduler"})
+#: A project's own scheduler factory or class, recognised by its name when it is given an
+#: optimizer: ``get_scheduler``, ``build_lr_scheduler``, ``PolynomialLRWarmup``, ``WarmupCosine``.
+PROJECT_SCHEDULER = re.compile(
+    r"^(get|build|create|make|setup|init)_\w*(sched|schedule|scheduler)s?$|"
+    r"(Scheduler|Schedule|LR|LRWarmup|Warmup\w*)$",
+)
+
+
+def library_scheduler(qual: str) -> tuple[str, str] | None:
+    """(name, family) for a scheduler of torch, transformers/diffusers, timm or ours."""
+    name = qual.rsplit(".", 1)[-1]
+    if name in TORCH_SCHEDULERS:
+        return name, "torch"
+    if HF_SCHEDULE.match(name) or (
+        name == "get_scheduler" and ("transformers" in qual or "diffusers" in qual)
+    ):
+        return name, "hf"
+    if name in TIMM_SCHEDULERS:
+        return name, "timm"
+    if name == "to_lambda_lr":
+        return name, "ours"
+    return None
+
+
+#: Framework trainers that run the optimization loop themselves (HF, TRL, Lightning, ...).
+FRAMEWORK_TRAINERS = frozenset(
+    {"Trainer", "Seq2SeqTrainer", "SFTTrainer", "DPOTrainer", "PPOTrainer", "RewardTrainer",
+     "ORPOTrainer", "KTOTrainer", "GRPOTrainer", "TrainingArguments", "Seq2SeqTrainingArguments",
+     "SFTConfig", "DPOConfig", "GRPOConfig"}
+)  # fmt: skip
+FRAMEWORK_PACKAGES = (
+    "transformers.", "trl.", "lightning.", "pytorch_lightning.", "accelerate.", "composer.",
+    "ignite.", "mmengine.", "mmcv.", "detectron2.", "ultralytics.", "sentence_transformers.",
+    "setfit.", "peft.", "fairseq.", "pytorch_accelerated.", "catalyst.", "fastai.",
+)  # fmt: skip

@@ -9,13 +9,13 @@ from functools import cached_property
 from unified_prior.audit.model.catalog import (
     ACCUM_TOKEN,
     COMPOSITE_SCHEDULERS,
-    HF_SCHEDULE,
     LR_SETTERS,
     OPTIMIZER_CLASSES,
     OPTIMIZER_FACTORIES,
     OPTIMIZER_NAME,
-    TIMM_SCHEDULERS,
-    TORCH_SCHEDULERS,
+    PROJECT_SCHEDULER,
+    SCHEDULER_BASES,
+    library_scheduler,
 )
 from unified_prior.audit.model.flows import Flow, Flows
 from unified_prior.audit.model.tree import Control, Symbol, const_str, dotted, last_part, tokens
@@ -164,23 +164,46 @@ class Objects(Flows):
         return self._scheduler_class(call) is not None
 
     def _scheduler_class(self, call: ast.Call) -> tuple[str, str] | None:
+        """(class or factory name, family) when ``call`` builds an LR scheduler: torch,
+        transformers/diffusers, timm, ours; a class defined here that subclasses a torch
+        scheduler (family torch); or a project factory or class by its name
+        (``get_scheduler(cfg=..., optimizer=...)``, ``PolynomialLRWarmup(opt, ...)``) given
+        an optimizer (family project)."""
         qual = self.qualified(call)
+        found = library_scheduler(qual)
+        if found is not None:
+            return found
         name = last_part(qual)
-        if name in TORCH_SCHEDULERS and (
-            "." not in qual or "lr_scheduler" in qual or qual.startswith("torch.")
-        ):
+        local = self.local_classes.get(name) if isinstance(call.func, ast.Name) else None
+        if local is not None and self._subclasses_scheduler(local):
             return name, "torch"
-        if name in TORCH_SCHEDULERS:
-            return name, "torch"
-        if HF_SCHEDULE.match(name) or (
-            name == "get_scheduler" and ("transformers" in qual or "diffusers" in qual)
-        ):
-            return name, "hf"
-        if name in TIMM_SCHEDULERS:
-            return name, "timm"
-        if name == "to_lambda_lr":
-            return name, "ours"
+        if PROJECT_SCHEDULER.search(name) and self._given_optimizer(call):
+            return name, "project"
         return None
+
+    def _subclasses_scheduler(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+        for base in cls.bases:
+            name = last_part(dotted(base))
+            if name in SCHEDULER_BASES:
+                return True
+            parent = self.local_classes.get(name)
+            if (
+                parent is not None
+                and parent is not cls
+                and depth < 20
+                and self._subclasses_scheduler(parent, depth + 1)
+            ):
+                return True
+        return False
+
+    def _given_optimizer(self, call: ast.Call) -> bool:
+        """The call receives an optimizer: ``optimizer=...`` or a first argument that is one."""
+        if any(k.arg == "optimizer" for k in call.keywords):
+            return True
+        first = call.args[0] if call.args else None
+        return isinstance(first, ast.Name | ast.Attribute) and bool(
+            OPTIMIZER_NAME.search(last_part(dotted(first)))
+        )
 
     def _schedulers(self) -> list[SchedulerInfo]:
         out: list[SchedulerInfo] = []
@@ -236,22 +259,6 @@ class Objects(Flows):
                 owner = self.class_of(sched.call)
                 sched.lightning_manual = owner is not None and self._manual_optimization(owner)
         return out
-
-    def _manual_optimization(self, owner: ast.ClassDef) -> bool:
-        for node in ast.walk(owner):
-            targets: list[ast.expr] = []
-            value: ast.expr | None = None
-            if isinstance(node, ast.Assign):
-                targets, value = list(node.targets), node.value
-            elif isinstance(node, ast.AnnAssign):
-                targets, value = [node.target], node.value
-            if (
-                any(last_part(dotted(t)) == "automatic_optimization" for t in targets)
-                and isinstance(value, ast.Constant)
-                and value.value is False
-            ):
-                return True
-        return False
 
     def lightning_manual_steps(self, owner: ast.ClassDef) -> list[ast.Call]:
         """``self.lr_schedulers().step()`` or ``sch = self.lr_schedulers(); sch.step()``."""

@@ -35,12 +35,35 @@ class Symbols(Tree):
 
     # ----------------------------------------------------------------- basic navigation
     def qualified(self, call: ast.Call) -> str:
-        """The called name with import aliases expanded: ``optim.AdamW`` → ``torch.optim.AdamW``."""
+        """The called name with import aliases expanded: ``optim.AdamW`` → ``torch.optim.AdamW``;
+        ``optimizer_cls = torch.optim.AdamW`` and ``make = partial(torch.optim.AdamW, ...)``
+        make ``optimizer_cls(...)`` / ``make(...)`` a call of ``torch.optim.AdamW``."""
         name = dotted(call.func) or ""
+        if isinstance(call.func, ast.Name):
+            alias = self.aliases.get(self.symbol(call.func) or (0, ""))
+            if alias is not None:
+                name = alias
         head, _, rest = name.partition(".")
         if head in self.imports:
             return self.imports[head] + (f".{rest}" if rest else "")
         return name
+
+    @cached_property
+    def aliases(self) -> dict[Symbol, str]:
+        """Names bound once to another callable's dotted name (``cls = torch.optim.AdamW``)
+        or to ``functools.partial`` of one. A name bound twice is left out."""
+        seen: dict[Symbol, str | None] = {}
+        for node in self.of_type(ast.Assign):
+            if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+                continue
+            value = node.value
+            if isinstance(value, ast.Call) and last_part(dotted(value.func)) == "partial":
+                value = value.args[0] if value.args else value
+            target = dotted(value) if isinstance(value, ast.Name | ast.Attribute) else None
+            sym = self.symbol(node.targets[0])
+            if sym is not None:
+                seen[sym] = target if sym not in seen else None
+        return {sym: name for sym, name in seen.items() if name}
 
     def locals_of(self, scope: ast.AST) -> set[str]:
         if scope not in self._locals:

@@ -6,10 +6,33 @@ import ast
 from collections.abc import Iterator
 
 from unified_prior.audit.finding import Finding
-from unified_prior.audit.model.tree import Control
+from unified_prior.audit.model.objects import SchedulerInfo
+from unified_prior.audit.model.tree import Control, dotted, last_part
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.script import ScriptFacts
+
+
+def _is_accumulate(node: ast.AST) -> bool:
+    return isinstance(node, ast.With | ast.AsyncWith) and any(
+        isinstance(item.context_expr, ast.Call)
+        and last_part(dotted(item.context_expr.func)) == "accumulate"
+        for item in node.items
+    )
+
+
+def _tests_only(test: ast.AST, name: str | None) -> bool:
+    """``if scheduler is not None:`` / ``if scheduler:``: a guard on the scheduler's own
+    existence, not a condition on when to step (it says nothing about micro-batches)."""
+    if name is None:
+        return False
+    names: set[str] = set()
+    for node in ast.walk(test):
+        text = dotted(node) if isinstance(node, ast.Name | ast.Attribute) else None
+        if text is not None:
+            names.add(text)
+    outer = {n for n in names if not any(o != n and o.startswith(n + ".") for o in names)}
+    return outer == {name}
 
 
 @register
@@ -36,7 +59,9 @@ class StepPerMicrobatch(Rule):
             for step in sched.steps:
                 ctl = facts.control(step)
                 for opt_call, octl in opt_steps:
-                    reason = self._faster(facts, ctl, octl)
+                    reason = self._faster(facts, ctl, octl, step) or self._unprepared_in_accumulate(
+                        facts, sched, ctl, octl
+                    )
                     if reason is None:
                         continue
                     ol, oc = facts.pos(opt_call)
@@ -51,7 +76,27 @@ class StepPerMicrobatch(Rule):
                     break
 
     @staticmethod
-    def _faster(facts: ScriptFacts, sched: Control, opt: Control) -> str | None:
+    def _unprepared_in_accumulate(
+        facts: ScriptFacts, sched: SchedulerInfo, ctl: Control, opt: Control
+    ) -> str | None:
+        """``with accelerator.accumulate(model): ...; optimizer.step(); scheduler.step()``:
+        accelerate skips the prepared optimizer's step on micro-batches, but a scheduler that
+        never went through ``accelerator.prepare`` steps on every one of them."""
+        if sched.flow.prepared or any("prepare" in why for _, why in sched.flow.escapes):
+            return None
+        shared = [w for w in ctl.withs if w in opt.withs and _is_accumulate(w)]
+        if not shared or ctl.scope is not opt.scope:
+            return None
+        line, col = facts.pos(shared[-1])
+        return (
+            f"on every micro-batch inside the accumulate block at {line}:{col}: the scheduler "
+            "was never passed to accelerator.prepare, so accelerate does not skip its step"
+        )
+
+    @staticmethod
+    def _faster(
+        facts: ScriptFacts, sched: Control, opt: Control, step: ast.Call | None = None
+    ) -> str | None:
         """Why the scheduler step runs more often than the optimizer step, if it does."""
         if sched.scope is not opt.scope or not opt.loops:
             return None
@@ -69,8 +114,15 @@ class StepPerMicrobatch(Rule):
         guard = facts.accumulation_guard(opt.branches)
         if guard is None:
             return None
+        stepped = (
+            dotted(step.func.value)
+            if isinstance(step, ast.Call) and isinstance(step.func, ast.Attribute)
+            else None
+        )
         inside_loop = {
-            id(b[0]) for b in sched.branches if facts.control(b[0]).loops[-1:] == (outer,)
+            id(b[0])
+            for b in sched.branches
+            if facts.control(b[0]).loops[-1:] == (outer,) and not _tests_only(b[0].test, stepped)
         }
         if inside_loop:
             return None  # the scheduler has its own condition; we cannot tell it is wrong

@@ -68,6 +68,43 @@ def unit_of(facts: ScriptFacts, node: ast.AST, hops: int = 3) -> str | None:
     return None
 
 
+def lambda_unit(facts: ScriptFacts, call: ast.Call) -> tuple[ast.AST | None, str | None]:
+    """The unit a ``LambdaLR`` factor function counts in, read from its parameter's name
+    (``def lr_lambda(epoch)``, ``lambda step: ...``): torch passes the scheduler's own step
+    count, so the name says what the author thought each ``step()`` was."""
+    node = next((k.value for k in call.keywords if k.arg == "lr_lambda"), None)
+    if node is None and len(call.args) > 1:
+        node = call.args[1]
+    func: ast.AST | None = node
+    if isinstance(node, ast.Name):
+        scope = facts.scope_of(call)
+        defs = [
+            f
+            for f in facts.functions
+            if f.name == node.id and facts.scope_of(f) in {scope, facts.tree}
+        ]
+        func = defs[0] if len(defs) == 1 else None
+    if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        return None, None
+    params = [a.arg.lower() for a in func.args.args]
+    if len(params) != 1:
+        return None, None
+    if "epoch" in params[0]:
+        return func, "epoch"
+    if "step" in params[0] or "iter" in params[0]:
+        return func, "step"
+    return None, None
+
+
+def _shown(facts: ScriptFacts, arg: ast.AST) -> str:
+    """A LambdaLR's function by its signature, any other length argument by its text."""
+    if isinstance(arg, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        param = arg.args.args[0].arg if arg.args.args else ""
+        name = arg.name if not isinstance(arg, ast.Lambda) else "lambda"
+        return f"its factor function {name}({param}) counts them"
+    return facts.text(arg)
+
+
 def loop_kind(loop: ast.AST) -> str | None:
     """``epoch`` for ``for epoch in range(...)``; ``batch`` for a loop over a loader/steps."""
     if isinstance(loop, ast.For | ast.AsyncFor):
@@ -108,11 +145,12 @@ class UnitMismatch(Rule):
         for sched in facts.active_schedulers():
             if sched.flow.escapes or sched.family in {"timm", "ours"}:
                 continue
-            arg = self._length_arg(sched)
-            if arg is None:
-                continue
-            unit = unit_of(facts, arg)
-            if unit is None:
+            if sched.cls in {"LambdaLR", "MultiplicativeLR"}:
+                arg, unit = lambda_unit(facts, sched.call)
+            else:
+                arg = self._length_arg(sched)
+                unit = unit_of(facts, arg) if arg is not None else None
+            if arg is None or unit is None:
                 continue
             steps = [s for s in sched.steps if not s.args and not s.keywords]
             if len(steps) != len(sched.steps) or not steps:
@@ -181,7 +219,7 @@ class UnitMismatch(Rule):
     ) -> Finding:
         al, ac = facts.pos(arg)
         message = (
-            f"{sched.cls} is sized in {counted} ({facts.text(arg)} at {al}:{ac}) but "
+            f"{sched.cls} is sized in {counted} ({_shown(facts, arg)} at {al}:{ac}) but "
             f"{facts.text(step.func)}() runs once per {per}: the schedule runs "
             + ("to its end within the first epoch" if per == "iteration" else "far too slowly")
         )
