@@ -9,13 +9,14 @@ keeps a million-point run as cheap as a hundred-point one.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 import numpy as np
 
 from unified_prior.doctor.declared import Declared
 from unified_prior.doctor.evidence import CheckpointInfo, Evidence, Series
+from unified_prior.schedules import Plan
 
 MAX_BINS = 400
 WINDOW_BINS = 5
@@ -227,20 +228,72 @@ def plan_lr(
 
 
 def best_ratio(
-    declared: Declared, obs: LrObservations, *, scale: float = 1.0, shift: int = 0
+    declared: Declared,
+    obs: LrObservations,
+    *,
+    scale: float = 1.0,
+    shift: int = 0,
+    within_plan: bool = False,
 ) -> np.ndarray:
-    """applied / plan at each observation, allowing the ±1-step logging convention."""
+    """applied / plan at each observation, allowing the logging convention's lag of up to
+    ``declared.step_slack`` steps; with ``within_plan``, NaN where ``scale * step`` is past
+    the plan's end (what a scheduler does after its end differs by framework)."""
+    assert declared.plan is not None
+    plan = declared.plan
+    slack = max(1, declared.step_slack)
+    deltas = [0] + [d for k in range(1, slack + 1) for d in (-k, k)]
+    end = plan.max_steps
     ratios = []
     for step, value in zip(obs.steps.tolist(), obs.values.tolist(), strict=True):
+        if within_plan and round(scale * step) - shift > end:
+            ratios.append(math.nan)
+            continue
         best = math.inf
-        for delta in (0, -1, 1):
+        for delta in deltas:
             target = max(0, round(scale * (step + delta)) - shift)
-            planned = declared.plan.lr_at(target) if declared.plan else math.nan
-            ratio = value / planned if planned > 0 else math.inf
+            planned = plan.lr_at(target)
+            ratio = value / planned if planned > 0 else 1.0 if abs(value) <= 1e-12 else math.inf
             if abs(ratio - 1.0) < abs(best - 1.0):
                 best = ratio
         ratios.append(best)
     return np.array(ratios)
+
+
+def on_plan_clock(evidence: Evidence, declared: Declared, obs: LrObservations) -> LrObservations:
+    """The applied LR on the clock the declared plan counts, without the points a
+    framework's convention makes incomparable (``Declared.compare_from``).
+
+    A plan in epochs against a log in steps is mapped through the logged epoch of each step
+    (per-epoch schedulers hold one LR through an epoch); with no epoch logged the result is
+    empty and the LR checks stay silent rather than compare different clocks."""
+    steps, values = obs.steps, obs.values
+    axis = getattr(evidence, "step_unit", "step")
+    if declared.unit == "epoch" and axis != "epoch":
+        epochs = evidence.get("epoch")
+        if epochs is None or len(epochs) < 2:
+            return LrObservations(steps[:0], values[:0], obs.source)
+        at = np.floor(np.interp(steps, epochs.steps, epochs.values) + 1e-9).astype(np.int64)
+        last = np.append(at[1:] != at[:-1], True)  # the last LR logged in each epoch
+        steps, values = at[last], values[last]
+    keep = steps >= declared.compare_from
+    return LrObservations(steps[keep], values[keep], obs.source)
+
+
+def calibrated(declared: Declared, obs: LrObservations) -> Declared:
+    """``declared`` with its peak read off the log when the framework chose it
+    (``peak_known`` False): the shape is then what is compared."""
+    if declared.peak_known or declared.plan is None or not len(obs):
+        return declared
+    planned = plan_lr(declared, obs.steps)
+    ok = planned > 0
+    if not ok.any():
+        return declared
+    scale = float(np.median(obs.values[ok] / planned[ok]))
+    if not (math.isfinite(scale) and scale > 0):
+        return declared
+    seg = declared.plan.segments[0]
+    plan = Plan.single(seg.spec, peak_lr=seg.peak_lr * scale, max_steps=declared.plan.max_steps)
+    return replace(declared, plan=plan, peak_known=True)
 
 
 def checkpoints_without_scheduler(evidence: Evidence) -> list[CheckpointInfo]:

@@ -96,6 +96,22 @@ _KIND_WORDS = (
 )
 
 
+@dataclass(frozen=True)
+class Defaults:
+    """What a framework does for the schedule keys a config leaves out."""
+
+    convention: str
+    warmup_start_factor: float
+    min_lr_ratio: float
+    why: str
+
+
+#: The project's own defaults (DESIGN §3), for configs of no known framework.
+PROJECT_DEFAULTS = Defaults(
+    "generic", DEFAULT_WARMUP_START_FACTOR, DEFAULT_MIN_LR_RATIO, "project default"
+)
+
+
 @dataclass
 class Declared:
     """The declared schedule, where it came from, and what had to be assumed."""
@@ -106,16 +122,32 @@ class Declared:
     assumed: list[str] = field(default_factory=list)
     grad_accum_steps: int | None = None
     problem: str | None = None
+    #: The clock the plan counts: optimizer ``step`` or ``epoch`` (YOLO, DETR, torchvision).
+    unit: str = "step"
+    #: The framework whose conventions filled the plan (``hf``, ``yolo``, ``detectron2`` …).
+    convention: str = "generic"
+    #: Logged LR may lag the plan by this many steps (HF's AMP skips the scheduler step on
+    #: overflow; YOLOv8 numbers epochs from 1): matched within ±slack.
+    step_slack: int = 1
+    #: Observations before this point are not comparable (YOLO warms up per iteration but
+    #: logs per epoch, with a batch count the logs do not give).
+    compare_from: int = 0
+    #: False when the framework picks the peak itself (YOLOv8 ``optimizer: auto``): only
+    #: the shape is compared, the scale is read off the log.
+    peak_known: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "kind": self.kind,
+            "unit": self.unit,
+            "convention": self.convention,
             "plan": self.plan.to_list() if self.plan else None,
             "describe": self.plan.describe() if self.plan else None,
             "assumed": self.assumed,
             "grad_accum_steps": self.grad_accum_steps,
             "problem": self.problem,
+            "peak_known": self.peak_known,
         }
 
 
@@ -166,8 +198,11 @@ def _first(flat: Mapping[str, Any], keys: tuple[str, ...], convert: Any) -> tupl
     return None, None
 
 
-def plan_from_config(data: Mapping[str, Any], source: str) -> Declared | None:
-    """The schedule a config dict declares, or None if it names no schedule at all."""
+def plan_from_config(
+    data: Mapping[str, Any], source: str, defaults: Defaults = PROJECT_DEFAULTS
+) -> Declared | None:
+    """The schedule a config dict declares, or None if it names no schedule at all; keys it
+    leaves out take ``defaults`` (the framework's, else the project's) and are listed."""
     flat = _flatten(data)
     kind_text, _ = _first(flat, _KIND_KEYS, lambda v: v if isinstance(v, str) else None)
     peak, _ = _first(flat, _PEAK_KEYS, as_float)
@@ -176,7 +211,9 @@ def plan_from_config(data: Mapping[str, Any], source: str) -> Declared | None:
     accum, _ = _first(flat, _ACCUM_KEYS, as_step)
     if kind_text is None and warmup is None:
         return None
-    declared = Declared(plan=None, source=source, grad_accum_steps=accum or None)
+    declared = Declared(
+        plan=None, source=source, grad_accum_steps=accum or None, convention=defaults.convention
+    )
     kind = kind_from_text(kind_text) if kind_text else "constant"
     if kind_text is None:
         declared.assumed.append("no scheduler named: constant after warmup")
@@ -198,8 +235,8 @@ def plan_from_config(data: Mapping[str, Any], source: str) -> Declared | None:
         start_abs, _ = _first(flat, _START_ABS_KEYS, as_float)
         start = start_abs / peak if start_abs is not None else None
     if start is None and values["warmup_steps"]:
-        start = DEFAULT_WARMUP_START_FACTOR
-        declared.assumed.append(f"warmup_start_factor={start:g} (project default)")
+        start = defaults.warmup_start_factor
+        declared.assumed.append(f"warmup_start_factor={start:g} ({defaults.why})")
     if start is not None:
         values["warmup_start_factor"] = start
     fields = FAMILIES[kind].model_fields
@@ -209,8 +246,8 @@ def plan_from_config(data: Mapping[str, Any], source: str) -> Declared | None:
             floor_abs, _ = _first(flat, _FLOOR_ABS_KEYS, as_float)
             floor = floor_abs / peak if floor_abs is not None else None
         if floor is None:
-            floor = DEFAULT_MIN_LR_RATIO
-            declared.assumed.append(f"min_lr_ratio={floor:g} (project default)")
+            floor = defaults.min_lr_ratio
+            declared.assumed.append(f"min_lr_ratio={floor:g} ({defaults.why})")
         values["min_lr_ratio"] = floor
     for extra in ("ref_steps", "decay_fraction", "decay_shape"):
         if extra in fields and extra in flat:
@@ -255,8 +292,11 @@ def _number(text: str) -> float:
     return float(token[:-1] if scale != 1.0 else token) * scale
 
 
-def parse_expect(text: str) -> Declared:
-    """``"cosine lr=1e-4 warmup=20000 max_steps=450000 min_lr_ratio=0.01"`` → ``Declared``."""
+def parse_expect(text: str, defaults: Defaults = PROJECT_DEFAULTS) -> Declared:
+    """``"cosine lr=1e-4 warmup=20000 max_steps=450000 min_lr_ratio=0.01"`` → ``Declared``.
+
+    Keys left out take ``defaults``: the conventions of the framework that wrote the run
+    (HF warms up from 0 and decays to 0), else the project's."""
     tokens = text.split()
     if not tokens or "=" in tokens[0]:
         raise InputError(
@@ -288,7 +328,7 @@ def parse_expect(text: str) -> Declared:
         if key in config:
             config[key] = int(config[key])
     config.setdefault("warmup_steps", 0)
-    declared = plan_from_config(config, "--expect")
+    declared = plan_from_config(config, "--expect", defaults)
     assert declared is not None  # a kind was given
     if declared.problem:
         raise InputError(f"--expect {text!r}: {declared.problem}")
@@ -296,9 +336,21 @@ def parse_expect(text: str) -> Declared:
 
 
 def find_declared(evidence: Evidence, expect: str | None = None) -> Declared | None:
-    """The declared schedule from the most authoritative source that has one."""
+    """The declared schedule from the most authoritative source that has one: ``--expect``
+    (with the detected framework's defaults for what it leaves out), our metrics header,
+    plans in our checkpoints, a framework's own files (``doctor/conventions``), then any
+    config with schedule keys."""
+    from unified_prior.doctor.conventions import Found, declared_from_conventions, detected
+
+    found = Found(evidence)
     if expect:
-        return parse_expect(expect)
+        convention = detected(evidence, found)
+        if convention is None:
+            return parse_expect(expect)
+        typed = parse_expect(expect, convention.defaults)
+        typed.convention = convention.name
+        typed.step_slack = convention.step_slack
+        return typed
     for header in reversed(evidence.headers):
         if header.plan:
             declared = _from_plan_list(header.plan, f"metrics header ({header.source})")
@@ -314,21 +366,46 @@ def find_declared(evidence: Evidence, expect: str | None = None) -> Declared | N
         declared = _from_plan_list(ckpt.plan, f"plan stored in {ckpt.path.name}")
         if declared is not None:
             return declared
+    framework = declared_from_conventions(evidence, found)
+    if framework is not None and framework.plan is not None:
+        return framework
     partial: Declared | None = None
     # Checkpoint configs first (they are what the run was started with), then files beside.
     ordered = sorted(evidence.configs, key=lambda sc: not sc[0].endswith((".pt", ".pth", ".ckpt")))
     merged_extra: dict[str, Any] = {}
     for source, data in ordered:
-        if set(data) == {"max_steps"}:
+        if set(data) <= _RUN_STATE_KEYS:
             merged_extra.update(data)  # HF trainer_state records max_steps alone
             continue
-        declared = plan_from_config({**merged_extra, **data}, f"config in {source}")
+        declared = plan_from_config(
+            {**merged_extra, **_without(data, _RUN_STATE_KEYS)}, f"config in {source}"
+        )
         if declared is None:
             continue
         if declared.plan is not None:
             return declared
         partial = partial or declared
-    return partial
+    return framework or partial
+
+
+#: Run-state facts (HF trainer_state.json) that complete a config but declare nothing.
+_RUN_STATE_KEYS = frozenset(
+    {
+        "max_steps",
+        "best_model_checkpoint",
+        "best_metric",
+        "num_train_epochs",
+        "logging_steps",
+        "eval_steps",
+        "save_steps",
+        "train_batch_size",
+        "global_step",
+    }
+)
+
+
+def _without(data: dict[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in keys or k == "max_steps"}
 
 
 def _from_plan_list(plan: list[dict[str, Any]], source: str) -> Declared | None:

@@ -10,6 +10,7 @@ from typing import Any
 from unified_prior.doctor.analysis import Trajectory
 from unified_prior.doctor.checks import Context, run_checks
 from unified_prior.doctor.checks.checkpoints import best_checkpoint
+from unified_prior.doctor.checks.inferred import describe as describe_inferred
 from unified_prior.doctor.checks.lr import lr_verdict
 from unified_prior.doctor.declared import Declared, find_declared
 from unified_prior.doctor.evidence import METRICS, Evidence
@@ -53,6 +54,7 @@ class Report:
             "series": series,
             "best": self.best,
             "lr_verdict": self.lr_verdict,
+            "inferred_schedule": self.extras.get("inferred_schedule"),
             "resumes": [
                 {"step": r.step, "source": r.source, "policy": r.policy} for r in ev.resumes
             ],
@@ -95,13 +97,14 @@ def diagnose(
     return Report(
         paths,
         evidence,
-        declared,
+        ctx.declared,
         traj,
         findings,
         recommend(ctx, findings),
         best,
         lr_verdict(ctx).kind,
         script,
+        extras={"inferred_schedule": describe_inferred(ctx)},
     )
 
 

@@ -1,7 +1,7 @@
 """Checks, one finding family per module; importing this package registers them all, in
 import order (reports sort findings by severity, then code)."""
 
-from unified_prior.doctor.checks import checkpoints, counterfactual, loss, lr
+from unified_prior.doctor.checks import checkpoints, counterfactual, inferred, loss, lr
 from unified_prior.doctor.checks.base import CHECKS, Check, Context, RegisteredCheck, register
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "RegisteredCheck",
     "checkpoints",
     "counterfactual",
+    "inferred",
     "loss",
     "lr",
     "register",

@@ -11,10 +11,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from unified_prior.doctor.analysis import LrObservations, Trajectory, applied_lr, loss_trajectory
+from unified_prior.doctor.analysis import (
+    LrObservations,
+    Trajectory,
+    applied_lr,
+    loss_trajectory,
+    on_plan_clock,
+)
 from unified_prior.doctor.declared import Declared
 from unified_prior.doctor.evidence import Evidence
 from unified_prior.doctor.findings import Finding
+from unified_prior.doctor.inference import Inferred, infer_schedule
 
 
 @dataclass
@@ -31,6 +38,27 @@ class Context:
     @cached_property
     def lr(self) -> LrObservations | None:
         return applied_lr(self.evidence)
+
+    @cached_property
+    def inferred(self) -> Inferred | None:
+        """The schedule the applied LR shows on its own (``doctor.inference``)."""
+        if self.lr is None:
+            return None
+        return infer_schedule(self.lr.steps, self.lr.values)
+
+    @cached_property
+    def plan_obs(self) -> LrObservations | None:
+        """The applied LR on the declared plan's clock (``analysis.on_plan_clock``)."""
+        if self.lr is None or self.declared is None:
+            return self.lr
+        return on_plan_clock(self.evidence, self.declared, self.lr)
+
+    @property
+    def same_clock(self) -> bool:
+        """Whether the declared plan counts the same clock as the loss and LR series."""
+        if self.declared is None:
+            return True
+        return self.declared.unit == getattr(self.evidence, "step_unit", "step")
 
     @property
     def has_plan(self) -> bool:

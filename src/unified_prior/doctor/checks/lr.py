@@ -25,13 +25,15 @@ from unified_prior.doctor.analysis import (
     LR_RTOL,
     LrObservations,
     best_ratio,
+    calibrated,
     checkpoints_without_scheduler,
     plan_lr,
 )
 from unified_prior.doctor.checks.base import Context, register
 from unified_prior.doctor.declared import Declared
 from unified_prior.doctor.evidence import CheckpointInfo
-from unified_prior.doctor.findings import Finding, fmt_lr, fmt_step
+from unified_prior.doctor.findings import Finding, Severity, fmt_lr, fmt_step
+from unified_prior.doctor.inference import BIG_JUMP_FACTOR, LrEvent, infer_schedule
 
 #: Observations beyond this many are thinned evenly for the factor searches.
 MAX_OBSERVATIONS = 1000
@@ -61,6 +63,8 @@ class LrVerdict:
     resume_step: int | None = None
     fit_share: float = 0.0
     no_scheduler: list[CheckpointInfo] = field(default_factory=list)
+    #: Rises of the LR after its peak (``doctor.inference``) that explain a resume verdict.
+    events: list[LrEvent] = field(default_factory=list)
 
 
 def _thin(obs: LrObservations) -> LrObservations:
@@ -116,6 +120,35 @@ def _resume_verdict(ctx: Context, obs: LrObservations, declared: Declared) -> Lr
     return None
 
 
+def _rise_verdict(
+    obs: LrObservations, declared: Declared, no_sched: list[CheckpointInfo]
+) -> LrVerdict | None:
+    """The LR rose after its peak (once or more, not a regular cycle) and follows the
+    declared plan after the last rise: the plan was applied, but resumes moved the LR
+    (e.g. YOLOv5 resumed with more epochs, which stretches the linear decay)."""
+    inferred = infer_schedule(obs.steps, obs.values)
+    if inferred is None or inferred.cyclic or not inferred.rises:
+        return None
+    last = inferred.rises[-1]
+    after = obs.steps >= last.step
+    if int(after.sum()) < 3:
+        return None
+    post = LrObservations(obs.steps[after], obs.values[after], obs.source)
+    share = _fits(best_ratio(declared, post))
+    if share < FIT_SHARE:
+        return None
+    kind: VerdictKind = "restart" if any(e.kind == "restart" for e in inferred.rises) else "jump"
+    return LrVerdict(
+        kind,
+        obs,
+        factor=max(e.factor for e in inferred.rises),
+        resume_step=inferred.rises[0].step,
+        fit_share=share,
+        no_scheduler=no_sched,
+        events=inferred.rises,
+    )
+
+
 def lr_verdict(ctx: Context) -> LrVerdict:
     """Classify how the applied LR relates to the declared plan (computed once)."""
     if "lr_verdict" in ctx.shared:
@@ -127,10 +160,14 @@ def lr_verdict(ctx: Context) -> LrVerdict:
 
 
 def _classify(ctx: Context) -> LrVerdict:
-    obs, declared = ctx.lr, ctx.declared
+    obs, declared = ctx.plan_obs, ctx.declared
     no_sched = checkpoints_without_scheduler(ctx.evidence)
-    if obs is None or declared is None:
-        return LrVerdict("unknown", obs, no_scheduler=no_sched)
+    if obs is None or declared is None or not len(obs):
+        return LrVerdict(
+            "unknown", obs if obs is not None and len(obs) else None, no_scheduler=no_sched
+        )
+    if not declared.peak_known:
+        declared = ctx.declared = calibrated(declared, obs)
     if declared.plan is None:
         # The config names a moving schedule we cannot evaluate; constant LR across
         # checkpoints with no scheduler trace still proves it never ran.
@@ -148,7 +185,7 @@ def _classify(ctx: Context) -> LrVerdict:
     plan_moves = float(planned.max()) > float(planned.min()) * (1 + 2 * LR_RTOL)
     if obs.constant and (plan_moves or len(obs) == 1):
         return LrVerdict("constant", obs, fit_share=share, no_scheduler=no_sched)
-    resumed = _resume_verdict(ctx, obs, declared)
+    resumed = _resume_verdict(ctx, obs, declared) or _rise_verdict(obs, declared, no_sched)
     if resumed is not None:
         return resumed
     # On the plan once the declared warmup is over: the warmup alone differs (LR004 says
@@ -162,7 +199,13 @@ def _classify(ctx: Context) -> LrVerdict:
     best: tuple[float, float] = (0.0, 1.0)
     for k in TIME_FACTORS:
         for scale in (float(k), 1.0 / k):
-            fit = _fits(best_ratio(declared, thin, scale=scale))
+            # Only where the sped-up clock is still inside the plan: past its end, HF's cosine
+            # turns back up, torch's chainable cosine oscillates and others hold a floor.
+            ratios_k = best_ratio(declared, thin, scale=scale, within_plan=True)
+            inside = ratios_k[np.isfinite(ratios_k)]
+            if inside.size < max(5, len(thin) // 8):
+                continue
+            fit = _fits(inside)
             if fit > best[0] + 1e-9:
                 best = (fit, scale)
     if best[0] >= FIT_SHARE:
@@ -355,7 +398,30 @@ def resume_jump(ctx: Context) -> list[Finding]:
     after = obs.steps[obs.steps >= resume]
     last_before = fmt_lr(obs.at(int(before[-1]))) if before.size else "n/a"
     first_after = int(after[0])
-    if verdict.kind == "restart":
+    severity: Severity = "error"
+    if verdict.events:
+        rises = "; ".join(
+            f"at {declared.unit} {fmt_step(e.step)} "
+            + (
+                f"the warmup started again ({fmt_lr(e.before)} → {fmt_lr(e.after)})"
+                if e.kind == "restart"
+                else f"it rose from {fmt_lr(e.before)} to {fmt_lr(e.after)} "
+                f"(×{e.factor:.3g}, {e.factor - 1:+.0%})"
+            )
+            for e in verdict.events
+        )
+        message = (
+            f"The applied LR rose after its peak, which {declared.source} "
+            f"({declared.plan.describe()}) never does: {rises}. After the last rise it "
+            f"follows the declared plan ({verdict.fit_share:.0%} of the later observations "
+            "match), so the plan is applied, but each rise is consistent with a resume that "
+            "changed the schedule (a new length, e.g. more epochs on resume, or a scheduler "
+            "rebuilt without its state)."
+        )
+        title = f"LR rose ×{verdict.factor:.3g} after its peak ({len(verdict.events)} rise(s))"
+        if verdict.kind == "jump" and (verdict.factor or 1.0) < BIG_JUMP_FACTOR:
+            severity = "warning"
+    elif verdict.kind == "restart":
         warm = declared.plan.segment_at(resume).spec.warmup_steps
         message = (
             f"At the resume at step {fmt_step(resume)} the LR went from {last_before} to "
@@ -378,7 +444,7 @@ def resume_jump(ctx: Context) -> list[Finding]:
     return [
         Finding(
             "LR003",
-            "error",
+            severity,
             title,
             message,
             {
@@ -387,8 +453,9 @@ def resume_jump(ctx: Context) -> list[Finding]:
                 "factor": verdict.factor,
                 "applied_after": obs.at(first_after),
                 "planned_after": declared.plan.lr_at(first_after),
+                "events": [e.to_dict() for e in verdict.events],
             },
-            steps=[resume],
+            steps=[e.step for e in verdict.events] or [resume],
         )
     ]
 

@@ -7,6 +7,7 @@ files, free text last.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -43,8 +44,10 @@ WALKED_SUFFIXES = (
     ".yml",
 )
 MAX_WALK_DEPTH = 6
+#: A folder walk stops after this many files: a home directory is not a run.
+MAX_WALK_FILES = 10_000
 
-__all__ = ["READERS", "ReadStats", "Reader", "read_inputs", "reader_for"]
+__all__ = ["READERS", "ReadStats", "Reader", "explain_unreadable", "read_inputs", "reader_for"]
 
 
 def reader_for(path: Path) -> Reader | None:
@@ -57,8 +60,46 @@ def reader_for(path: Path) -> Reader | None:
     return None
 
 
-def _walk(folder: Path, depth: int = 0) -> list[Path]:
-    """Files worth reading under ``folder``; our run directories stay whole."""
+def _kind(path: Path) -> str:
+    """``dir``, ``file`` or what else ``path`` is (following symlinks); ``missing`` if
+    nothing is there (a dangling link)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "missing"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "special file"
+
+
+def _walk(
+    folder: Path,
+    depth: int = 0,
+    seen: set[tuple[int, int]] | None = None,
+    skipped: list[tuple[Path, str]] | None = None,
+) -> list[Path]:
+    """Files worth reading under ``folder``; our run directories stay whole.
+
+    Only regular files are read (a FIFO would block and a device never end), and a folder
+    reached twice (a symlink to itself or to a parent) is walked once.
+    """
+    seen = set() if seen is None else seen
+    skipped = [] if skipped is None else skipped
+    try:
+        info = folder.stat()
+    except OSError:
+        return []
+    if (info.st_dev, info.st_ino) in seen:
+        return []
+    seen.add((info.st_dev, info.st_ino))
     if run_dir.is_run_dir(folder):
         return [folder]
     found: list[Path] = []
@@ -68,15 +109,21 @@ def _walk(folder: Path, depth: int = 0) -> list[Path]:
         raise InputError(
             f"{folder}: cannot list it ({err.strerror or err}); check its permissions"
         ) from None
+    kinds = {entry: _kind(entry) for entry in entries}
     events = sorted(
-        (p for p in entries if p.is_file() and "tfevents" in p.name), key=event_file_order
+        (p for p in entries if kinds[p] == "file" and "tfevents" in p.name), key=event_file_order
     )
     found.extend(events)
     for entry in entries:
-        if entry.is_file() and entry.suffix.lower() in WALKED_SUFFIXES:
+        kind = kinds[entry]
+        if kind == "file" and entry.suffix.lower() in WALKED_SUFFIXES:
             found.append(entry)
-        elif entry.is_dir() and depth < MAX_WALK_DEPTH and not entry.name.startswith("."):
-            found.extend(_walk(entry, depth + 1))
+        elif kind == "dir" and depth < MAX_WALK_DEPTH and not entry.name.startswith("."):
+            found.extend(_walk(entry, depth + 1, seen, skipped))
+        elif kind not in ("file", "dir", "missing") and entry.suffix.lower() in WALKED_SUFFIXES:
+            skipped.append((entry, kind))
+        if len(found) >= MAX_WALK_FILES:
+            break
     return found
 
 
@@ -97,14 +144,33 @@ def read_inputs(paths: Sequence[Path]) -> Evidence:
                 f"{name}: cannot read it ({err.strerror or err}); check the path and its "
                 "permissions"
             ) from None
+    special = [i for i in sink.inputs if i.note.startswith("not read: a ")]
+    if special and len(special) == len(sink.inputs) and not sink.checkpoints:
+        first = special[0]
+        raise InputError(
+            f"{first.path}: cannot read it ({first.note.removeprefix('not read: ')}); pass a "
+            "log file, a run folder or checkpoints (a FIFO blocks and a device never ends)"
+        )
     return sink.finish()
 
 
 def _read_path(path: Path, sink: Sink) -> None:
     """Read one command-line path into ``sink``."""
-    if not path.exists():
+    kind = _kind(path)
+    if kind == "missing":
         raise InputError(f"{path}: no such file or directory; pass a log, run or checkpoint")
-    targets = _walk(path) if path.is_dir() else [path]
+    skipped: list[tuple[Path, str]] = []
+    if kind == "dir":
+        targets = _walk(path, skipped=skipped)
+    elif kind == "file":
+        targets = [path]
+    else:
+        targets, skipped = [], [(path, kind)]
+    for target, what in skipped:
+        # Reading a FIFO blocks until a writer comes and a device never ends: not a log.
+        sink.inputs.append(
+            InputSummary(str(target), "none", 0, 0, f"not read: a {what}, not a regular file")
+        )
     for target in targets:
         reader = reader_for(target)
         if reader is None:
@@ -113,9 +179,34 @@ def _read_path(path: Path, sink: Sink) -> None:
         stats = reader.read(target, sink)
         if not reader.reads_directories:
             sink.inputs.append(
-                InputSummary(str(target), reader.name, stats.records, stats.skipped, stats.note)
+                InputSummary(
+                    str(target), reader.name, stats.records, stats.skipped, stats.note, stats.clock
+                )
             )
         if target == path and reader.name == "checkpoint" and stats.records == 0:
             # A checkpoint named on the command line that cannot be loaded is an input error.
             error = sink.checkpoints[-1].error if sink.checkpoints else "unreadable"
             raise InputError(f"{path}: not a loadable checkpoint ({error})")
+
+
+#: What the text, table and JSON readers understand, for the message when nothing was read.
+EXPECTED = (
+    "lines like 'step 10 loss 2.31 lr 1e-4', 'Epoch 1/10 - Train Loss: 2.3', "
+    "'Epoch: [0] [10/128] lr: 0.1 loss: 2.3', 's:10 trl:2.3 lr:1e-4', one JSON object per "
+    "line, a CSV/TSV whose header names loss/lr columns, trainer_state.json, event files "
+    "or checkpoints"
+)
+
+
+def explain_unreadable(evidence: Evidence) -> str:
+    """One line saying what was tried on inputs that gave nothing, and what was expected."""
+    tried = []
+    for summary in evidence.inputs:
+        if summary.records:
+            continue
+        what = summary.note or f"{summary.skipped} lines/records, none with a metric"
+        tried.append(f"{summary.path} ({summary.reader}: {what})")
+    where = "; ".join(tried[:3]) + (f"; and {len(tried) - 3} more" if len(tried) > 3 else "")
+    return (
+        f"found no loss, LR or loadable checkpoint in {where or 'the inputs'}; expected {EXPECTED}"
+    )

@@ -20,9 +20,13 @@ from unified_prior.errors import InputError
 
 @dataclass(frozen=True)
 class ReadStats:
+    """What one read gave: records, skipped lines/entries, a note for the report, and the
+    clock its steps count (``step``, ``epoch`` or ``record`` order)."""
+
     records: int
     skipped: int
     note: str = ""
+    clock: str = "step"
 
 
 class Reader(ABC):

@@ -1,20 +1,97 @@
-"""CSV metrics: Lightning's ``metrics.csv``, timm's ``summary.csv``, any header with
-step/loss/lr-like columns.
+"""CSV/TSV metrics: Lightning's ``metrics.csv``, YOLOv5/v8 ``results.csv``, timm's
+``summary.csv``, W&B's CSV export, any header with step/loss/lr-like columns.
 
-Lightning writes train and validation rows separately with empty cells; empty cells are
-simply absent values. Without a step column the ``epoch`` column is the clock (timm logs per
-epoch), and without either the row order is; the input's note says which.
+Read with ``pyarrow.csv`` (columnar, C++); a file it refuses (ragged rows, a broken quote,
+lines before the header) is read with Python's ``csv`` instead. Lightning writes train and
+validation rows apart with empty cells: empty cells are absent values. YOLO pads every cell
+with spaces. Which column is what is decided by the shared ``keys.layout``; the clock
+(step, else epoch, else row order) by ``table.emit_table``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import sys
 from pathlib import Path
 
-from unified_prior.doctor.evidence import Sink, as_step
-from unified_prior.doctor.readers.base import Reader, ReadStats, register, text_lines
-from unified_prior.doctor.readers.keys import normalise_key, pick_metrics
+import numpy as np
+
+from unified_prior.doctor.evidence import Sink, as_float
+from unified_prior.doctor.readers.base import Reader, ReadStats, register
+from unified_prior.doctor.readers.jsonl import arrow_columns, read_bytes
+from unified_prior.doctor.readers.keys import classify
+from unified_prior.doctor.readers.table import Column, emit_table
+
+CLOCK_NOTES = {
+    "epoch": "no step column: the epoch used as the step",
+    "record": "no step column: row order used as the step",
+}
+
+
+def is_header(cells: list[str]) -> bool:
+    """Whether a row names at least one metric (not just a step)."""
+    return any(classify(c).metric not in (None, "step", "epoch") for c in cells)
+
+
+def sniff_delimiter(first_line: str, default: str = ",") -> str:
+    return "\t" if "\t" in first_line else default
+
+
+def read_table_text(text: str, delimiter: str) -> tuple[list[str], list[Column], int]:
+    """A delimited table from text, with Python's csv (tolerant): (names, columns, rows
+    skipped). Rows before the first header naming a metric are skipped."""
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    rows = csv.reader(io.StringIO(text.replace("\0", "")), delimiter=delimiter)
+    header: list[str] | None = None
+    body: list[list[str]] = []
+    skipped = 0
+    try:
+        for row in rows:
+            if header is None:
+                if is_header(row):
+                    header = [c.strip() for c in row]
+                else:
+                    skipped += 1
+                continue
+            if any(cell.strip() for cell in row):
+                body.append(row)
+    except csv.Error:
+        skipped += 1  # a broken quote swallows the rest of the file: count it, keep the rows
+    if header is None:
+        return [], [], skipped
+    n = len(body)
+    columns = []
+    for i in range(len(header)):
+        values = np.full(n, np.nan)
+        present = np.zeros(n, bool)
+        for r, row in enumerate(body):
+            if i < len(row) and row[i].strip():
+                number = as_float(row[i])
+                if number is not None:
+                    values[r], present[r] = number, True
+        columns.append(Column(values, present))
+    return header, columns, skipped
+
+
+def read_table_bytes(data: bytes, delimiter: str) -> tuple[list[str], list[Column], int]:
+    """pyarrow first, Python's csv when pyarrow refuses the file."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    if is_header(next(csv.reader([first], delimiter=delimiter), [])):
+        try:
+            table = pcsv.read_csv(
+                io.BytesIO(data),
+                parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                convert_options=pcsv.ConvertOptions(null_values=[""], strings_can_be_null=True),
+            )
+            names, columns = arrow_columns(table)
+            return [n.strip() for n in names], columns, 0
+        except (pa.ArrowException, ValueError, OverflowError, MemoryError):
+            pass
+    return read_table_text(data.decode("utf-8", errors="replace"), delimiter)
 
 
 @register
@@ -27,44 +104,17 @@ class CsvReader(Reader):
         return path.suffix.lower() in (".csv", ".tsv")
 
     def read(self, path: Path, sink: Sink) -> ReadStats:
-        delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        rows = csv.reader(
-            (line.replace("\0", "") for line in text_lines(path)), delimiter=delimiter
+        data = read_bytes(path)
+        first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        default = "\t" if path.suffix.lower() == ".tsv" else ","
+        delimiter = "\t" if default == "\t" else sniff_delimiter(first, ",")
+        names, columns, skipped = read_table_bytes(data, delimiter)
+        if not columns:
+            return ReadStats(0, skipped, "no header row naming a loss, LR or step column")
+        result = emit_table(sink, str(path), names, columns)
+        return ReadStats(
+            result.records,
+            skipped + result.skipped,
+            CLOCK_NOTES.get(result.clock, ""),
+            result.clock,
         )
-        records = skipped = 0
-        header: list[str] | None = None
-        epoch_col: int | None = None
-        step_col: int | None = None
-        stream = str(path)
-        clock = "step"
-        try:
-            for row_number, row in enumerate(rows):
-                if header is None:
-                    if any(normalise_key(c) not in (None, "step") for c in row):
-                        header = row
-                        names = [normalise_key(c) for c in row]
-                        step_col = names.index("step") if "step" in names else None
-                        lowered = [c.strip().lower() for c in row]
-                        epoch_col = lowered.index("epoch") if "epoch" in lowered else None
-                        if step_col is None:
-                            clock = "epoch" if epoch_col is not None else "row order"
-                    else:
-                        skipped += 1
-                    continue
-                cells = [(header[i], v) for i, v in enumerate(row[: len(header)]) if v.strip()]
-                step, metrics = pick_metrics(cells)
-                if step is None and clock == "epoch" and epoch_col is not None:
-                    step = as_step(row[epoch_col]) if epoch_col < len(row) else None
-                if step is None and clock == "row order":
-                    step = row_number
-                if not metrics or step is None:
-                    skipped += 1
-                    continue
-                for metric, value in metrics.items():
-                    sink.point(metric, step, value, stream)
-                records += 1
-        except csv.Error:
-            skipped += 1  # a broken quote swallows the rest of the file: count it, keep the rows
-        note = "" if clock == "step" else f"no step column: {clock} used as the step"
-        return ReadStats(records, skipped, note)
