@@ -1,7 +1,9 @@
-"""Fixtures every test folder shares: one torch thread, the sample tiles, hypothesis limits."""
+"""Fixtures every test folder shares: one torch thread, the sample tiles, hypothesis limits,
+a private tile-scan cache."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,19 @@ from unified_prior.data.sample import write_sample_dataset
 # the neighbours. Example counts stay as each test sets them.
 settings.register_profile("shared-cpu", deadline=None)
 settings.load_profile("shared-cpu")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tile scans cache their results (data/scan.py): keep the tests' cache out of the home
+    folder (the variable reaches the CLI subprocesses too)."""
+    before = os.environ.get("UPRIOR_CACHE_DIR")
+    os.environ["UPRIOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("uprior-cache"))
+    yield
+    if before is None:
+        del os.environ["UPRIOR_CACHE_DIR"]
+    else:
+        os.environ["UPRIOR_CACHE_DIR"] = before
 
 
 @pytest.fixture(autouse=True)

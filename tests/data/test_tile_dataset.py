@@ -96,11 +96,11 @@ def _one_line(err: pytest.ExceptionInfo[InputError], path: Path) -> str:
     return message
 
 
-def _bad(write_tiles, registry: DomainRegistry, payload_writer) -> tuple[TileDataset, Path]:
+def _bad(write_tiles, registry: DomainRegistry, payload_writer) -> Path:
     root = write_tiles({"photography": 1, "microscopy": 2, "astronomy": 1}, size=(32, 32))
     path = root / "microscopy" / "train" / "tile_0001.pt"
     payload_writer(path)
-    return TileDataset(root, "train", registry, resolution=32), path
+    return path
 
 
 class Evil:
@@ -146,10 +146,9 @@ class Evil:
 def test_bad_tile_is_a_one_line_error_naming_it(
     write_tiles, registry: DomainRegistry, writer, expected: str, capsys
 ) -> None:
-    ds, path = _bad(write_tiles, registry, writer)
-    ds[0]  # the good tiles still load
-    with pytest.raises(InputError) as err:
-        ds.sample(2, seeded_generator(0))
+    path = _bad(write_tiles, registry, writer)
+    with pytest.raises(InputError) as err:  # found when the dataset is opened, not when drawn
+        TileDataset(path.parents[2], "train", registry, resolution=32)
     assert expected in _one_line(err, path)
     assert "this must never run" not in capsys.readouterr().out
 

@@ -2,11 +2,13 @@
 
 Each file is a dict with ``clean_norm`` (float tensor ``[C, H, W]``, ``C`` the domain's
 channel count) and optional ``metadata``; it is read with ``torch.load(weights_only=True)``
-so a tile file can never run code. Every item is padded to the widest domain with zero
-channels and carries a channel mask: padded channels are masked out of the noise, the
-network output and the loss, and the mask is fed to the network as input channels (the
-original zero-padded without a mask, so 3/4 of the microscopy and astronomy loss was
-"predict zero from pure noise").
+so a tile file can never run code. Every tile is checked when the dataset is opened
+(shape, dtype, channels, finite values in [0, 1]), with the results cached (data/scan.py).
+
+Every item is padded to the widest domain with zero channels and carries a channel mask:
+padded channels are masked out of the noise, the network output and the loss, and the mask
+is fed to the network as input channels (the original zero-padded without a mask, so 3/4 of
+the microscopy and astronomy loss was "predict zero from pure noise").
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from torch.utils.data import Dataset
 
 from unified_prior.data.domains import DomainRegistry
 from unified_prior.data.labels import LabelStats
-from unified_prior.errors import InputError, load_error_reason
+from unified_prior.data.scan import scan_tiles
+from unified_prior.data.tile_check import TileFacts, judge, read_tile
+from unified_prior.errors import InputError
 
 
 class TileDataset(Dataset[dict[str, Any]]):
@@ -64,6 +68,11 @@ class TileDataset(Dataset[dict[str, Any]]):
             self.domain_index.extend([domain.index] * len(files))
             self.position_in_domain.extend(range(len(files)))
             self.tiles_of_domain.append(list(range(start, len(self.paths))))
+        # Every tile is judged now, before a run writes anything (data/scan.py).
+        #: files checked and files read for it (the others came from the scan cache)
+        self.scan = scan_tiles(
+            self.paths, [registry.domains[d] for d in self.domain_index], self.resolution
+        )
         self.stats = stats if stats is not None else LabelStats.from_dataset(self)
         self._labels = self.stats.label_table(registry)
         self._masks = torch.zeros(len(registry), registry.max_channels, 1, 1)
@@ -78,37 +87,17 @@ class TileDataset(Dataset[dict[str, Any]]):
         return {d.name: len(self.tiles_of_domain[d.index]) for d in self.registry.domains}
 
     def load(self, i: int) -> torch.Tensor:
-        """The full ``clean_norm`` tensor of tile ``i`` as float32, validated."""
+        """The full ``clean_norm`` tensor of tile ``i`` as float32, checked again (the file
+        may have changed since the scan)."""
         path = self.paths[i]
         domain = self.registry.domains[self.domain_index[i]]
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # any unreadable or non-weights-only file
-            raise InputError(
-                f"tile {path}: cannot load it with weights_only=True ({load_error_reason(err)}); "
-                "write tiles with torch.save({'clean_norm': tensor, 'metadata': {...}}, path)"
-            ) from None
-        tile = payload.get("clean_norm") if isinstance(payload, dict) else None
-        if not isinstance(tile, torch.Tensor):
-            raise InputError(f"tile {path}: expected a dict with a 'clean_norm' tensor")
-        if tile.ndim != 3 or tile.shape[0] != domain.channels:
-            raise InputError(
-                f"tile {path}: clean_norm has shape {tuple(tile.shape)}; domain "
-                f"{domain.name!r} expects [{domain.channels}, H, W] (data.domains."
-                f"{domain.name}.channels)"
-            )
-        r = self.resolution
-        if tile.shape[1] < r or tile.shape[2] < r:
-            raise InputError(
-                f"tile {path}: {tile.shape[1]}x{tile.shape[2]} is smaller than "
-                f"data.resolution={r}; lower data.resolution or use larger tiles"
-            )
-        if not tile.is_floating_point():
-            raise InputError(f"tile {path}: clean_norm is {tile.dtype}; expected a float tensor")
-        tile = tile.float()
-        if not torch.isfinite(tile).all():
-            raise InputError(f"tile {path}: clean_norm contains NaN or infinite values")
-        return tile
+        tile = read_tile(path)
+        problem = judge(
+            path, tile if isinstance(tile, str) else TileFacts.of(tile), domain, self.resolution
+        )
+        if problem is not None or isinstance(tile, str):
+            raise InputError(problem or f"tile {path}: {tile}")
+        return tile.float()
 
     def _item(self, i: int, top: int, left: int, tile: torch.Tensor) -> dict[str, Any]:
         d = self.domain_index[i]

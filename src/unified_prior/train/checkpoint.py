@@ -70,7 +70,7 @@ def load_checkpoint(path: Path | str) -> dict[str, Any]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
         raise CheckpointError(
-            f"checkpoint {path}: cannot be loaded ({load_error_reason(err)})"
+            f"checkpoint {path}: cannot be loaded ({load_error_reason(err, path)})"
         ) from None
     if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path}: not a checkpoint dict")
