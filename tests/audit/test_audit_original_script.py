@@ -117,16 +117,28 @@ def test_original_pattern_gives_sch001_opt001_opt002_cfg002(audit) -> None:
     assert "1.0" in opt2.message
 
 
-def test_half_done_fix_gives_sch004_and_no_sch001(audit) -> None:
-    found = audit(FIXED)
-    codes = [f.code for f in found]
-    assert "SCH004" in codes
-    assert "SCH001" not in codes and "SCH002" not in codes
+def test_half_done_fix_in_exclusive_phases_gives_no_sch(audit) -> None:
+    """``if step < warmup: warmup.step() else: cosine.step()`` follows the plan exactly (the
+    LR ratio to the planned one is 1.000 at every step under torch 2.x): no SCH00x."""
+    assert not [f.code for f in audit(FIXED) if f.code.startswith("SCH")]
+
+
+def test_both_schedulers_stepped_in_one_update_is_sch004(audit) -> None:
+    both = FIXED.replace(
+        '        if step < config["warmup_steps"]:\n'
+        "            warmup_scheduler.step()\n"
+        "        else:\n"
+        "            scheduler.step()\n",
+        "        warmup_scheduler.step()\n        scheduler.step()\n",
+    )
+    assert both != FIXED
+    found = audit(both)
     (sch4,) = [f for f in found if f.code == "SCH004"]
-    assert sch4.line == line_of(FIXED, "LinearLR(")
+    assert sch4.line == line_of(both, "LinearLR(")
     assert "LinearLR" in sch4.message and "CosineAnnealingLR" in sch4.message
     # The suggested repair lists the warmup first, as SequentialLR needs.
     assert "[warmup_scheduler, scheduler]" in sch4.fix
+    assert "SCH001" not in {f.code for f in found}
 
 
 @pytest.mark.parametrize(

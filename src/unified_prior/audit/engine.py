@@ -1,4 +1,8 @@
-"""Find the scripts, parse them, run the rules, apply selection and ``# noqa``.
+"""Find the scripts, build each project, run the rules, apply selection and ``# noqa``.
+
+The stages: :mod:`.parse` (safe read, decode, parse) → :mod:`.project` (a folder's modules and
+config files) → :mod:`.model` (symbols, calls, flows, objects) → :mod:`.claims` (containers,
+config files, keys) → :mod:`.script` (each use of a claim classified) → :mod:`.rules`.
 
 The audited code is only ever *parsed*: :func:`ast.parse` on its text. Nothing in it is
 imported, compiled to bytecode or executed.
@@ -6,13 +10,13 @@ imported, compiled to bytecode or executed.
 
 from __future__ import annotations
 
-import ast
 import os
 from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.noqa import noqa_lines, suppressed
+from unified_prior.audit.parse import READ_ERROR, SYNTAX_ERROR, TOO_DEEP, parse_source, too_deep
 from unified_prior.audit.rules import RULES
 from unified_prior.audit.script import ScriptFacts
 from unified_prior.errors import InputError
@@ -22,9 +26,16 @@ SKIP_DIRS = frozenset(
     {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", "node_modules",
      ".mypy_cache", ".ruff_cache", ".pytest_cache", "site-packages", ".eggs", "build", "dist"}
 )  # fmt: skip
-#: Not rules: a file that cannot be read or parsed is reported under these codes.
-SYNTAX_ERROR = "E999"
-READ_ERROR = "E902"
+__all__ = [
+    "READ_ERROR",
+    "SYNTAX_ERROR",
+    "TOO_DEEP",
+    "audit_paths",
+    "audit_source",
+    "iter_python_files",
+    "resolve_codes",
+    "run_rules",
+]
 
 
 def resolve_codes(codes: Collection[str] | None, option: str) -> set[str] | None:
@@ -51,12 +62,14 @@ def resolve_codes(codes: Collection[str] | None, option: str) -> set[str] | None
 
 def iter_python_files(paths: Sequence[str | Path]) -> Iterator[Path]:
     """Files named on the command line as given; folders recursively, ``*.py`` only,
-    skipping version-control folders and virtualenvs. Sorted for stable output."""
+    skipping version-control folders and virtualenvs. Sorted for stable output. Symlinked
+    folders are not entered (``os.walk`` default), so a link cycle cannot loop; a ``.py``
+    that is not a regular file is yielded and skipped with a note by the reader."""
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             raise InputError(f"{raw}: no such file or folder; pass a training script or a folder")
-        if path.is_file():
+        if not path.is_dir():
             yield path
             continue
         for root, dirs, files in os.walk(path):
@@ -65,6 +78,7 @@ def iter_python_files(paths: Sequence[str | Path]) -> Iterator[Path]:
                 for d in dirs
                 if d not in SKIP_DIRS
                 and not d.endswith(".egg-info")
+                and not Path(root, d).is_symlink()
                 and not (Path(root, d, "pyvenv.cfg")).exists()
             )
             for name in sorted(files):
@@ -72,31 +86,37 @@ def iter_python_files(paths: Sequence[str | Path]) -> Iterator[Path]:
                     yield Path(root, name)
 
 
-def audit_source(
-    source: str, path: str = "<string>", *, select: set[str] | None = None,
-    ignore: set[str] | None = None,
+def run_rules(
+    facts: ScriptFacts, *, select: Collection[str] | None = None,
+    ignore: Collection[str] | None = None,
 ) -> list[Finding]:  # fmt: skip
-    """Audit one script's text. ``select``/``ignore`` hold exact rule codes."""
-    try:
-        tree = ast.parse(source, filename=path)
-    except (SyntaxError, ValueError) as err:
-        line = getattr(err, "lineno", None) or 1
-        col = getattr(err, "offset", None) or 1
-        msg = getattr(err, "msg", str(err))
-        return [
-            Finding(path, line, col, SYNTAX_ERROR, "error", f"SyntaxError: {msg}; file not audited")
-        ]
-    facts = ScriptFacts(path, source, tree)
+    """Run the selected rules on one file's model, then apply ``# noqa``."""
     findings: list[Finding] = []
     for code, rule in RULES.items():
         if (select is not None and code not in select) or (ignore and code in ignore):
             continue
         findings.extend(rule.check(facts))
-    if findings and "noqa" in source.lower():
+    if findings and "noqa" in facts.source.lower():
         # Tokenizing costs as much as parsing: do it only when there is something to suppress.
-        noqa = noqa_lines(source)
-        findings = [f for f in findings if not suppressed(noqa, f.line, f.code)]
+        noqa = noqa_lines(facts.source)
+        findings = [
+            f for f in findings if f.path != facts.path or not suppressed(noqa, f.line, f.code)
+        ]
     return sorted(set(findings), key=Finding.sort_key)
+
+
+def audit_source(
+    source: str, path: str = "<string>", *, select: set[str] | None = None,
+    ignore: set[str] | None = None,
+) -> list[Finding]:  # fmt: skip
+    """Audit one script's text. ``select``/``ignore`` hold exact rule codes."""
+    parsed = parse_source(source, path)
+    if isinstance(parsed, Finding):
+        return [parsed]
+    try:
+        return run_rules(ScriptFacts(path, source, parsed.tree), select=select, ignore=ignore)
+    except (RecursionError, MemoryError):
+        return [too_deep(path)]
 
 
 def audit_paths(
@@ -107,17 +127,18 @@ def audit_paths(
 ) -> list[Finding]:
     """Audit files and folders; raise :class:`InputError` for a missing path or bad code.
 
-    A file that cannot be decoded or parsed yields one ``E902``/``E999`` finding for that
-    file instead of stopping the audit.
+    Each folder is one project (its own imports resolved, its config files read); each file
+    named alone is a project of one. A file that cannot be read, decoded, parsed or analysed
+    yields one ``E902``/``E999``/``E998`` finding instead of stopping the audit.
     """
+    from unified_prior.audit.project import Project
+
     selected = resolve_codes(select, "--select")
     ignored = resolve_codes(ignore, "--ignore")
     findings: list[Finding] = []
-    for file in iter_python_files(paths):
-        try:
-            source = file.read_bytes().decode("utf-8-sig")
-        except (OSError, UnicodeDecodeError) as err:
-            findings.append(Finding(str(file), 1, 1, READ_ERROR, "error", f"cannot read: {err}"))
-            continue
-        findings.extend(audit_source(source, str(file), select=selected, ignore=ignored))
+    for raw in paths:
+        path = Path(raw)
+        files = list(iter_python_files([path]))
+        project = Project(path if path.is_dir() else None, files)
+        findings.extend(project.audit(selected, ignored))
     return findings

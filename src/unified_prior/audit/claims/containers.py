@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from unified_prior.audit.claims import files
 from unified_prior.audit.claims.values import literal_value
 from unified_prior.audit.model.catalog import CONFIG_CLASS, CONFIG_NAME
 from unified_prior.audit.model.flows import Flow
 from unified_prior.audit.model.objects import Objects
-from unified_prior.audit.model.tree import Symbol, const_str, dotted, last_part
+from unified_prior.audit.model.tree import Symbol, const_str, dotted, last_part, tokens
+
+#: Words in a loader call that say it loads the run's configuration from a given path.
+_CONFIG_HINTS = frozenset(
+    {"config", "cfg", "conf", "config_path", "config_file", "yaml", "hparams"}
+)
 
 
 class Containers(Objects):
@@ -22,6 +29,36 @@ class Containers(Objects):
         yield from self._dict_containers()
         yield from self._argparse_containers()
         yield from self._dataclass_containers()
+        yield from self._file_containers()
+
+    def _file_containers(
+        self,
+    ) -> Iterator[tuple[str, Flow, list[tuple[str, ast.AST, Any, ast.AST | None]], str]]:
+        """YAML/JSON/TOML files the script loads (see :mod:`unified_prior.audit.claims.files`)."""
+        loads = [c for c in self.calls if files.is_loader(c, self.qualified(c))]
+        if not loads:
+            return
+        script = Path(self.path)
+        opened = files.opened_names(self.tree)
+        for call in loads:
+            names = files.literal_paths(call, dict(opened))
+            found = [files.resolve(n, script, self.project_root) for n in names]
+            paths = [p for p in found if p is not None]
+            if not names and any(t in _CONFIG_HINTS for t in tokens(call)):
+                paths = files.beside(script)  # ``--config PATH``: the configs shipped with it
+            if not paths:
+                continue
+            results = self._call_results(call, None)
+            flow = self.flow(results)
+            if not results:
+                flow.escapes.append((call, "the loaded config is not kept in a name"))
+            for path in paths:
+                decls: list[tuple[str, ast.AST, Any, ast.AST | None]] = [
+                    (key, files.file_node(path, key, line, col), value, None)
+                    for key, value, line, col in files.leaf_keys(path)
+                ]
+                if decls:
+                    yield path.name, flow, decls, "file"
 
     def _dict_containers(
         self,

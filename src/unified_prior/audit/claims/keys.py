@@ -41,7 +41,7 @@ class ConfigKey:
     node: ast.AST  # where it is declared (the dict key, the add_argument option, the field)
     value: Any  # the literal claim, a ``NotLiteral``, or ``...`` when there is no value
     container: str  # the name the script gives the container, for messages
-    source: str  # dict | argparse | dataclass
+    source: str  # dict | argparse | dataclass | file | param
     escaped: bool  # the whole container reaches code we cannot see
     declared_in: ast.AST | None = None  # the dict literal / call it was declared in
     reads: list[KeyRead] = field(default_factory=list)
@@ -56,6 +56,8 @@ class ConfigKey:
             return f"--{self.key}"
         if self.source == "dataclass":
             return f"{self.container}.{self.key}"
+        if self.source == "file":
+            return f"{self.container}: {self.key}"
         return f'{self.container}["{self.key}"]'
 
     @property

@@ -175,13 +175,35 @@ class Objects(Flows):
             return found
         name = last_part(qual)
         local = self.local_classes.get(name) if isinstance(call.func, ast.Name) else None
-        if local is not None and self._subclasses_scheduler(local):
+        if local is not None and self.subclasses_scheduler(local):
             return name, "torch"
+        if self.project is not None and qual != name:
+            found = self.project.scheduler_factory(qual)  # imported from the project
+            if found is not None:
+                return found
         if PROJECT_SCHEDULER.search(name) and self._given_optimizer(call):
             return name, "project"
         return None
 
-    def _subclasses_scheduler(self, cls: ast.ClassDef, depth: int = 0) -> bool:
+    def returned_scheduler(self, func: ast.AST) -> tuple[str, str] | None:
+        """(class, family) of the scheduler ``func`` builds and returns, if it does."""
+        for node in ast.walk(func):
+            if not isinstance(node, ast.Return) or node.value is None:
+                continue
+            if self.scope_of(node) is not func:
+                continue
+            value = node.value
+            if isinstance(value, ast.Call):
+                found = self._scheduler_class(value)
+                if found is not None:
+                    return found
+            sym = self.symbol(value) if isinstance(value, ast.Name | ast.Attribute) else None
+            for sched in self.schedulers:
+                if sym is not None and sym in sched.flow.symbols:
+                    return sched.cls, sched.family
+        return None
+
+    def subclasses_scheduler(self, cls: ast.ClassDef, depth: int = 0) -> bool:
         for base in cls.bases:
             name = last_part(dotted(base))
             if name in SCHEDULER_BASES:
@@ -191,7 +213,7 @@ class Objects(Flows):
                 parent is not None
                 and parent is not cls
                 and depth < 20
-                and self._subclasses_scheduler(parent, depth + 1)
+                and self.subclasses_scheduler(parent, depth + 1)
             ):
                 return True
         return False

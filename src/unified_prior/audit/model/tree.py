@@ -6,7 +6,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from pathlib import Path
+from typing import Protocol, TypeVar, cast
 
 NodeT = TypeVar("NodeT", bound=ast.AST)
 
@@ -58,6 +59,12 @@ def tokens(node: ast.AST) -> set[str]:
     return out
 
 
+class ProjectView(Protocol):
+    """What a file's model may ask of the project around it."""
+
+    def scheduler_factory(self, qualified: str) -> tuple[str, str] | None: ...
+
+
 @dataclass
 class Control:
     """The loops and ``if`` branches around a node, outermost first, within its function."""
@@ -75,6 +82,9 @@ class Tree:
         self.path = path
         self.source = source
         self.tree = tree
+        #: The folder audited as one project (set by :class:`~unified_prior.audit.project.Project`).
+        self.project_root: Path | None = None
+        self.project: ProjectView | None = None
         # One pass over the tree (``ast.walk`` order) builds the parent links and an index of
         # nodes by type; everything else reads the index instead of walking again. The
         # analyses below are computed on first use, so a file without optimizers, schedulers

@@ -44,7 +44,9 @@ def sarif_log(findings: Sequence[Finding]) -> dict[str, Any]:
     ] + [
         {
             "id": code,
-            "name": "syntax-error" if code == "E999" else "unreadable-file",
+            "name": {"E999": "syntax-error", "E998": "too-deep-to-analyse"}.get(
+                code, "unreadable-file"
+            ),
             "shortDescription": {"text": "file could not be parsed or read; not audited"},
             "defaultConfiguration": {"level": "error"},
         }

@@ -33,7 +33,8 @@ class Rule(ABC):
     ) -> Finding:
         line, col = facts.pos(node)
         return Finding(
-            path=facts.path,
+            # A claim declared in a YAML/JSON/TOML file is reported at its line there.
+            path=getattr(node, "audit_path", facts.path),
             line=line,
             col=col,
             code=self.code,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from unified_prior.audit.finding import Finding
@@ -16,14 +17,36 @@ def _is_warmup(sched: SchedulerInfo) -> bool:
     return sched.cls in {"LinearLR", "ConstantLR"} or "warm" in sched.name.lower()
 
 
+def _branch_sides(facts: ScriptFacts, node: ast.AST) -> dict[int, str]:
+    """For each ``if`` around ``node`` (in its function), the side ``node`` is on."""
+    return {id(branch): side for branch, side in facts.control(node).branches}
+
+
+def _exclusive(facts: ScriptFacts, steps_a: list[ast.Call], steps_b: list[ast.Call]) -> bool:
+    """Every step of one scheduler sits on the other side of some ``if`` from every step of
+    the other (``if step < warmup: a.step() else: b.step()``, ``elif`` chains included): no
+    update steps both."""
+    if not steps_a or not steps_b:
+        return False
+    for a in steps_a:
+        sides_a = _branch_sides(facts, a)
+        for b in steps_b:
+            sides_b = _branch_sides(facts, b)
+            if not any(sides_a[k] != side for k, side in sides_b.items() if k in sides_a):
+                return False
+    return True
+
+
 @register
 class CompoundingSchedulers(Rule):
-    """Two schedulers built side by side on one optimizer and both stepped: torch
+    """Two schedulers built side by side on one optimizer and both stepped in the same update: torch
     schedulers are chainable (each rescales the LR the other left, and each constructor
     rewrites it), so the LR is neither schedule's, e.g. a ``LinearLR`` warmup and a
     ``CosineAnnealingLR`` stepped alternately. Severity *error*.
 
-    Silent for ``SequentialLR``/``ChainedScheduler`` (they own their children), for
+    Silent for schedulers stepped in exclusive phases (``if step < warmup: warmup.step()
+    else: cosine.step()`` gives exactly the planned LR, as ``SequentialLR`` does), for
+    ``SequentialLR``/``ChainedScheduler`` (they own their children), for
     schedulers built in different ``if`` branches (one or the other), and for a warmup
     built elsewhere for the first epoch only (torchvision's detection reference builds
     it inside ``train_one_epoch``).
@@ -60,6 +83,8 @@ class CompoundingSchedulers(Rule):
                 continue
             first, *rest = distinct
             for other in rest:
+                if _exclusive(facts, first.steps, other.steps):
+                    continue  # one phase or the other, as SequentialLR does: correct
                 fl, fc = facts.pos(first.call)
                 message = (
                     f"{other.cls} ({other.name}) and {first.cls} ({first.name}, {fl}:{fc}) are "

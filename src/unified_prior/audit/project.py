@@ -1,0 +1,109 @@
+"""Stage 2: a folder audited as one project.
+
+Each file is read and parsed once (:mod:`unified_prior.audit.parse`); the project knows its
+modules by dotted name, so a file's ``from sched import build_scheduler`` (or a relative
+``from .sched import ...``) reaches the function defined in ``sched.py``: a scheduler built
+by a factory in one module and stepped in another is recognised as one. YAML/JSON/TOML claims
+are read per script (:mod:`unified_prior.audit.claims.files`), relative to the script's folder
+and the project root.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+from unified_prior.audit.finding import Finding
+from unified_prior.audit.parse import Parsed, parse_source, read_source, too_deep
+from unified_prior.audit.script import ScriptFacts
+
+
+class Project:
+    """The Python files of one audited folder (or one file), parsed, with cross-file lookups."""
+
+    def __init__(self, root: Path | None, files: Iterable[Path]) -> None:
+        self.root = root
+        self.problems: list[Finding] = []
+        self.parsed: dict[str, Parsed] = {}
+        self.modules: dict[str, list[str]] = {}
+        self._facts: dict[str, ScriptFacts] = {}
+        self._active: set[str] = set()
+        for file in files:
+            text = read_source(file)
+            if isinstance(text, Finding):
+                self.problems.append(text)
+                continue
+            parsed = parse_source(text, str(file))
+            if isinstance(parsed, Finding):
+                self.problems.append(parsed)
+                continue
+            self.parsed[parsed.path] = parsed
+            for name in self._module_names(file):
+                self.modules.setdefault(name, []).append(parsed.path)
+
+    def _module_names(self, file: Path) -> list[str]:
+        """``pkg/sub/mod.py`` answers to ``pkg.sub.mod``, ``sub.mod`` and ``mod`` (scripts
+        often put their own folder on ``sys.path``)."""
+        try:
+            rel = file.relative_to(self.root) if self.root is not None else Path(file.name)
+        except ValueError:
+            rel = Path(file.name)
+        parts = list(rel.with_suffix("").parts)
+        if parts and parts[-1] == "__init__":
+            parts = parts[:-1]
+        return [".".join(parts[i:]) for i in range(len(parts)) if parts[i:]]
+
+    def facts(self, path: str) -> ScriptFacts:
+        """The model of one file of the project (built once)."""
+        if path not in self._facts:
+            parsed = self.parsed[path]
+            facts = ScriptFacts(parsed.path, parsed.source, parsed.tree)
+            facts.project_root = self.root
+            facts.project = self
+            self._facts[path] = facts
+        return self._facts[path]
+
+    def definition(self, qualified: str) -> tuple[ScriptFacts, ast.AST] | None:
+        """The top-level function or class a dotted import name denotes in this project."""
+        module, _, name = qualified.rpartition(".")
+        paths = self.modules.get(module, [])
+        if len(paths) != 1 or not name:
+            return None
+        facts = self.facts(paths[0])
+        for stmt in facts.tree.body:
+            defines = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+            if defines and getattr(stmt, "name", None) == name:
+                return facts, stmt
+        return None
+
+    def scheduler_factory(self, qualified: str) -> tuple[str, str] | None:
+        """(class, family) when ``qualified`` is a project function that returns an LR
+        scheduler it builds, or a project class deriving from torch's ``LRScheduler``."""
+        if qualified in self._active:
+            return None  # a cycle of factories calling each other
+        found = self.definition(qualified)
+        if found is None:
+            return None
+        facts, node = found
+        self._active.add(qualified)
+        try:
+            if isinstance(node, ast.ClassDef):
+                return (node.name, "torch") if facts.subclasses_scheduler(node) else None
+            return facts.returned_scheduler(node)
+        finally:
+            self._active.discard(qualified)
+
+    def audit(
+        self, select: Collection[str] | None, ignore: Collection[str] | None
+    ) -> list[Finding]:
+        """Every rule on every file; a file too deep to analyse is one ``E998`` finding."""
+        from unified_prior.audit.engine import run_rules
+
+        findings = list(self.problems)
+        for path in self.parsed:
+            try:
+                findings.extend(run_rules(self.facts(path), select=select, ignore=ignore))
+            except (RecursionError, MemoryError):
+                findings.append(too_deep(path))
+        return findings
