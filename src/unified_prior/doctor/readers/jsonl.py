@@ -26,7 +26,7 @@ from unified_prior.doctor.readers.base import Reader, ReadStats, head_bytes, reg
 from unified_prior.doctor.readers.table import Column, emit_table
 from unified_prior.errors import InputError
 
-_HEADER = re.compile(rb'^[ \t]*\{[^\n]*"kind"\s*:\s*"header"[^\n]*$', re.MULTILINE)
+_HEADER = re.compile(rb'^[ \t]*\{.*"kind"\s*:\s*"header"')
 #: Nested objects are flattened this many levels deep at most.
 MAX_FLATTEN = 4
 
@@ -38,6 +38,28 @@ def read_bytes(path: Path) -> bytes:
         raise InputError(
             f"{path}: cannot read it ({err.strerror or err}); check the path"
         ) from None
+
+
+def _header_lines(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) of our header lines: only lines holding the word are looked at (a regex
+    over every line of a 100 MB log costs more than parsing it)."""
+    found: list[tuple[int, int]] = []
+    at = data.find(b'"header"')
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        if _HEADER.match(data, start, end):
+            found.append((start, end))
+        at = data.find(b'"header"', end)
+    return found
+
+
+def _numeric_strings(chunked: Any) -> bool:
+    """Whether a string column looks numeric (its first values parse), before paying for a
+    cast that raises on words."""
+    first = chunked.drop_null().slice(0, 5).to_pylist()
+    return all(as_float(value) is not None for value in first)
 
 
 def arrow_columns(table: Any) -> tuple[list[str], list[Column]]:
@@ -56,6 +78,8 @@ def arrow_columns(table: Any) -> tuple[list[str], list[Column]]:
         if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
             numbers = chunked.cast(pa.float64(), safe=False)
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            if not _numeric_strings(chunked):
+                continue
             try:
                 numbers = pc.cast(pc.utf8_trim_whitespace(chunked), pa.float64())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -137,16 +161,16 @@ class JsonlReader(Reader):
         start = 0
         offset = 0
         chunks: list[tuple[bytes, dict[str, Any] | None]] = []
-        for match in _HEADER.finditer(data):
-            chunks.append((data[start : match.start()], None))
+        for line_start, line_end in _header_lines(data):
+            chunks.append((data[start:line_start], None))
             try:
-                header = json.loads(match.group(0))
+                header = json.loads(data[line_start:line_end])
             except (ValueError, RecursionError):
                 header = None
             chunks.append((b"", header if isinstance(header, dict) else None))
             if not isinstance(header, dict):
                 skipped += 1
-            start = match.end()
+            start = line_end
         chunks.append((data[start:], None))
         for body, header in chunks:
             if header is not None:

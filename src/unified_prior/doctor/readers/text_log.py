@@ -1,49 +1,62 @@
-"""Plain-text training logs in the styles people actually print.
+"""Printed training logs, in the forms people publish (a timestamp and logger prefix are
+ignored; the forms themselves are parsed in ``text_forms``):
 
-Understood, per line (a leading timestamp and ``name - LEVEL -`` prefix are ignored):
-
-- ``Step 24,500: Loss = 0.070587`` and ``Validation Loss: 0.0612`` (the original run; a line
-  without a step belongs to the last step seen),
-- ``iter 100: loss 2.31, time 12ms`` (nanoGPT), ``step 100 | loss 2.31 | lr 1.0e-04``,
-- ``key=value`` pairs, ``key: value`` pairs,
-- HF Trainer console dicts ``{'loss': 2.31, 'learning_rate': 1e-4, 'epoch': 0.5}`` (parsed
-  with ``ast.literal_eval``, never ``eval``); they carry no step, so their order is used.
+- ``Step 24,500: Loss = 0.070587`` and ``Validation Loss: 0.0612`` (a line without a step
+  belongs to the last step seen), ``iter 100: loss 2.31`` (nanoGPT), ``step 100 | loss 2.31``,
+  plain ``key=value`` / ``key: value`` pairs, fairseq ``| epoch 001 | loss 9.2 | num_updates 100``
+  (``valid on 'valid' subset`` lines are eval losses), llm.c ``s:0 trl:11.0 lr:1e-6 norm:15``
+  and ``s:0 tel:11.0``;
+- ``Epoch 1/100 - Train Loss: 4.05, Val Loss: 3.25``: no step anywhere, so the epoch is the
+  clock;
+- torchvision/DETR ``MetricLogger``: ``Epoch: [0] [10/128] lr: … loss: 2.3 (2.4)``;
+- HF Trainer console dicts ``{'loss': 2.31, 'learning_rate': 1e-4, 'epoch': 0.5}`` (read with
+  ``ast.literal_eval``, never ``eval``): no step, so their order is the clock;
+- a TSV/CSV table printed to a ``.log`` (a header line naming the columns);
+- ``Namespace(lr=…, lr_drop=…)`` and HF ``TrainingArguments(`` blocks: these are the run's
+  configuration, handed to ``Evidence.configs`` as ``PATH:LINE``, never read as metrics.
 """
 
 from __future__ import annotations
 
-import ast
 import re
 from pathlib import Path
+from typing import Any
 
 from unified_prior.doctor.evidence import Sink
 from unified_prior.doctor.readers.base import Reader, ReadStats, register, text_lines
-from unified_prior.doctor.readers.keys import normalise_key, pick_from_mapping, pick_metrics
+from unified_prior.doctor.readers.csv_log import CLOCK_NOTES, is_header, read_table_text
+from unified_prior.doctor.readers.table import emit_table
+from unified_prior.doctor.readers.text_forms import (
+    CONFIG_CALL,
+    CONFIG_OPEN,
+    PREFIX,
+    Line,
+    MetricLoggerState,
+    config_call,
+    keyword_line,
+    pairs,
+    python_dict,
+)
 
-_PREFIX = re.compile(
-    r"^\s*\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?"
-    r"(?:\s*-\s*[\w.<>]+\s*-\s*[A-Z]+\s*-)?"
-)
-_NUMBER = (
-    r"[-+]?(?:\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
-    r"|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity|infinity)\b"
-)
-_PAIR = re.compile(
-    r"(?P<key>[A-Za-z_][A-Za-z0-9_/.\-]*(?: [A-Za-z_][A-Za-z0-9_/.\-]*){0,3}?)"
-    r"\s*(?:=|:|\s)\s*(?P<num>" + _NUMBER + r")"
-)
-_DICT = re.compile(r"\{.*\}")
 #: Lines longer than this are not logs anyone wrote by hand: skip rather than regex them.
 MAX_LINE_CHARS = 20_000
+#: An arguments block longer than this is not one.
+MAX_BLOCK_LINES = 1000
+_HF_METRICS_TITLE = re.compile(r"^\*{5}\s.*\bmetrics\s\*{5}$")
+_HF_METRICS_ROW = re.compile(r"^\w[\w ]*?\s*=\s*\S+$")
 
 
-def _metric_key(key: str) -> str | None:
-    """Try the key, then drop leading words: ``INFO Training Loss`` → ``Training Loss``."""
-    words = key.split()
-    for start in range(len(words)):
-        name = normalise_key(" ".join(words[start:]))
-        if name is not None:
-            return " ".join(words[start:])
+def _table_text(path: Path) -> tuple[str, str] | None:
+    """(text, delimiter) when the file is a delimited table with a header line."""
+    head = ""
+    for line in text_lines(path):
+        if line.strip():
+            head = line
+            break
+    for delimiter in ("\t", ","):
+        cells = [c.strip() for c in head.split(delimiter)]
+        if len(cells) >= 2 and is_header(cells) and all(c and " " not in c.strip() for c in cells):
+            return "".join(text_lines(path)), delimiter
     return None
 
 
@@ -57,54 +70,112 @@ class TextLogReader(Reader):
         return path.suffix.lower() in (".log", ".txt", ".out", ".err", "") or ".log" in path.name
 
     def read(self, path: Path, sink: Sink) -> ReadStats:
-        records = skipped = dict_ordinal = 0
-        last_step: int | None = None
-        stream = str(path)
-        used_order = False
-        for raw in text_lines(path):
+        table = _table_text(path)
+        if table is not None:
+            names, columns, skipped = read_table_text(*table)
+            if columns:
+                result = emit_table(sink, str(path), names, columns)
+                note = CLOCK_NOTES.get(result.clock, "")
+                return ReadStats(result.records, skipped + result.skipped, note, result.clock)
+        lines: list[tuple[int, Line]] = []
+        skipped = tried = 0
+        first_unread = ""
+        logger = MetricLoggerState()
+        block: tuple[int, dict[str, Any]] | None = None
+        in_summary = False
+        for number, raw in enumerate(text_lines(path), start=1):
             line = raw.strip()
             if not line:
                 continue
+            tried += 1
             if len(line) > MAX_LINE_CHARS:
                 skipped += 1
                 continue
-            step, metrics, from_dict = self._parse(line)
-            if not metrics:
-                skipped += 1
+            if block is not None:
+                if line.startswith(")") or len(block[1]) >= MAX_BLOCK_LINES:
+                    sink.configs.append((f"{path}:{block[0]}", block[1]))
+                    block = None
+                else:
+                    item = keyword_line(line)
+                    if item is not None:
+                        block[1][item[0]] = item[1]
                 continue
-            if step is None and from_dict and "loss" in metrics:
-                # HF console dicts have no step; each training dict is one logging interval.
-                dict_ordinal += 1
-                step, used_order = dict_ordinal, True
-            if step is None:
-                step = last_step
-            if step is None:
-                skipped += 1
+            if _HF_METRICS_TITLE.match(line):
+                in_summary = True  # HF's closing "***** train metrics *****" table
                 continue
-            last_step = step
-            for metric, value in metrics.items():
-                sink.point(metric, step, value, stream)
-            records += 1
-        note = "HF console dicts carry no step: their order is used" if used_order else ""
-        return ReadStats(records, skipped, note)
+            if in_summary and _HF_METRICS_ROW.match(line):
+                continue
+            in_summary = False
+            body = PREFIX.sub("", line, count=1)
+            call = CONFIG_CALL.search(body)
+            if call is not None:
+                found = config_call(body[call.start() :])
+                if found:
+                    sink.configs.append((f"{path}:{number}", found))
+                    continue
+            if CONFIG_OPEN.search(body):
+                block = (number, {})
+                continue
+            parsed = logger.parse(body) or python_dict(body) or pairs(body)
+            if parsed.form == "skip":
+                continue
+            if not parsed.metrics and not (parsed.form == "dict" and parsed.other):
+                skipped += 1
+                first_unread = first_unread or line[:80]
+                continue
+            lines.append((number, parsed))
+        if block is not None:
+            sink.configs.append((f"{path}:{block[0]}", block[1]))
+        records, clock, note = self._emit(lines, str(path), sink)
+        skipped += len(lines) - records
+        if not records:
+            note = f"tried {tried:,} lines, none with a loss or LR next to a number" + (
+                f" (first: {first_unread!r})" if first_unread else ""
+            )
+        return ReadStats(records, skipped, note, clock)
 
     @staticmethod
-    def _parse(line: str) -> tuple[int | None, dict[str, float], bool]:
-        match = _DICT.search(line)
-        if match is not None and len(match.group(0)) < 4096:
-            try:
-                value = ast.literal_eval(match.group(0))
-            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-                value = None
-            if isinstance(value, dict):
-                step, metrics = pick_from_mapping(value)
-                if metrics:
-                    return step, metrics, True
-        body = _PREFIX.sub("", line, count=1)
-        pairs: list[tuple[str, str]] = []
-        for pair in _PAIR.finditer(body):
-            key = _metric_key(pair.group("key"))
-            if key is not None:
-                pairs.append((key, pair.group("num")))
-        step, metrics = pick_metrics(pairs)
-        return step, metrics, False
+    def _emit(lines: list[tuple[int, Line]], stream: str, sink: Sink) -> tuple[int, str, str]:
+        """Choose the clock, then send every line; (records, clock, note)."""
+        has_step = any(line.step is not None for _, line in lines)
+        # Fractional epochs (HF's 0.91, 1.82) are not a clock: steps would collide.
+        epochs = [line.epoch for _, line in lines if line.epoch is not None]
+        has_epoch = bool(epochs) and all(float(e).is_integer() for e in epochs)
+        clock = "step" if has_step else "epoch" if has_epoch else "record"
+        note = ""
+        if any(line.form == "metric-logger" for _, line in lines):
+            note = "MetricLogger lines: step = epoch × iterations per epoch + iteration"
+        elif clock == "epoch":
+            note = "no step logged: the epoch used as the step"
+        elif clock == "record" and any(line.form == "dict" for _, line in lines):
+            note = "HF console dicts carry no step: their order is used"
+        elif clock == "record":
+            note = "no step or epoch logged: line order used as the step"
+        sink.set_clock(stream, clock)
+        records = ordinal = 0
+        last: int | None = None
+        for _, line in lines:
+            if clock == "step":
+                step = line.step if line.step is not None else last
+            elif clock == "epoch":
+                step = int(line.epoch) if line.epoch is not None else last
+            elif "loss" in line.metrics or "lr" in line.metrics or line.form != "dict":
+                # Each training dict (or line) is one logging interval; eval dicts belong to
+                # the interval before them.
+                ordinal += 1
+                step = ordinal
+            else:
+                step = last
+            if line.at_last_step:
+                step = last
+            if step is None:
+                continue
+            last = step
+            for metric, value in line.metrics.items():
+                sink.point(metric, step, value, stream)
+            if clock == "step" and line.epoch is not None:
+                sink.point("epoch", step, line.epoch, stream)
+            for key, value in line.other.items():
+                sink.other(key, step, value, stream)
+            records += 1
+        return records, clock, note

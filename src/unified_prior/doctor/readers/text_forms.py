@@ -1,0 +1,179 @@
+"""The line forms of printed training logs, one parser each; ``text_log`` tries them in turn.
+
+Every parser takes one line (its timestamp/logger prefix removed) and returns a ``Line`` or
+None when the form does not match. Keys still go through the shared ``keys`` mapping.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from unified_prior.doctor.evidence import as_float, as_step
+from unified_prior.doctor.readers.keys import classify, pick_record
+
+PREFIX = re.compile(
+    r"^\s*\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?"
+    r"(?:\s*[-|]\s*[\w.<>]+\s*[-|]\s*[A-Za-z]+\s*[-|])?"
+    r"|^\s*\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}\s*-\s*[A-Z]+\s*-\s*[\w.<>]+\s*-"
+    r"|^\s*\|\s*[A-Z]+\s*\|\s*[\w.]+\s*\|"  # fairseq: "| INFO | train_inner |"
+)
+NUMBER = (
+    r"[-+]?(?:\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity|infinity)\b"
+)
+PAIR = re.compile(
+    r"(?P<key>[A-Za-z_][A-Za-z0-9_/.\-@]*(?: [A-Za-z_][A-Za-z0-9_/.\-@]*){0,3}?)"
+    r"\s*(?:=|:|\s)\s*\[?(?P<num>" + NUMBER + r")"
+)
+_DICT = re.compile(r"\{.*\}")
+#: torchvision/DETR ``MetricLogger``: "Epoch: [3]  [ 10/128]  eta: … lr: 0.1  loss: 2.3 (2.4)".
+METRIC_LOGGER = re.compile(r"^\s*Epoch:\s*\[(\d+)\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+_TEST_PROGRESS = re.compile(r"^\s*(Test|Eval|Val\w*):\s*\[\s*\d+\s*/\s*\d+\s*\]")
+_AVERAGED = re.compile(r"^\s*Averaged stats:", re.IGNORECASE)
+#: A line that reports an evaluation as a whole: its plain ``loss`` is an eval loss.
+_EVAL_CONTEXT = re.compile(
+    r"^\W*(?:valid(?:ation)?|eval(?:uation)?|test)\b|valid on '|\|\s*valid\s*\|", re.IGNORECASE
+)
+#: ``Namespace(lr=0.0001, …)`` / ``TrainingArguments(…)`` printed as one line, or opened on
+#: a line of its own and closed by ``)`` (HF prints its arguments one per line).
+CONFIG_CALL = re.compile(r"\b(Namespace|\w*(?:Arguments|Args|Config))\((.*)\)\s*$")
+CONFIG_OPEN = re.compile(r"\b(Namespace|\w*(?:Arguments|Args|Config))\(\s*$")
+_KEYWORD = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(.*?),?\s*$")
+MAX_DICT_CHARS = 4096
+
+
+@dataclass
+class Line:
+    """What one line says: step, epoch and metrics (normalised names), other numbers."""
+
+    step: int | None = None
+    epoch: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    other: dict[str, float] = field(default_factory=dict)
+    form: str = "pairs"
+    #: Lines-of-a-block parsers (MetricLogger eval) ask the reader to put this at the last step.
+    at_last_step: bool = False
+
+
+def literal(text: str) -> Any:
+    """A Python literal, or the text itself when it is not one (never ``eval``)."""
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text.strip()
+
+
+def config_call(text: str) -> dict[str, Any] | None:
+    """The keyword arguments of a one-line ``Namespace(...)`` as a dict (literals only)."""
+    if len(text) > 200_000:
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    if not isinstance(tree.body, ast.Call):
+        return None
+    found: dict[str, Any] = {}
+    for keyword in tree.body.keywords:
+        if keyword.arg is None:
+            continue
+        try:
+            found[keyword.arg] = ast.literal_eval(keyword.value)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            found[keyword.arg] = ast.unparse(keyword.value)
+    return found
+
+
+def keyword_line(text: str) -> tuple[str, Any] | None:
+    """``learning_rate=2e-05,`` inside an opened arguments block."""
+    match = _KEYWORD.match(text)
+    if match is None:
+        return None
+    return match.group(1), literal(match.group(2))
+
+
+def python_dict(body: str) -> Line | None:
+    """HF Trainer's console dicts ``{'loss': 2.31, 'learning_rate': 1e-4, 'epoch': 0.5}``."""
+    match = _DICT.search(body)
+    if match is None or len(match.group(0)) >= MAX_DICT_CHARS:
+        return None
+    value = literal(match.group(0))
+    if not isinstance(value, dict):
+        return None
+    step, epoch, metrics, other = pick_record(value)
+    if not metrics and not other:
+        return None
+    return Line(step, epoch, metrics, other, "dict")
+
+
+def _metric_key(key: str) -> str | None:
+    """Try the key, then drop leading words: ``INFO Training Loss`` → ``Training Loss``.
+    A clock word must be the whole key (``time s`` is not the step ``s``)."""
+    words = key.split()
+    for start in range(len(words)):
+        name = " ".join(words[start:])
+        kind = classify(name)
+        if kind.metric is None or (kind.metric in ("step", "epoch") and start > 0):
+            continue
+        return name
+    return None
+
+
+def pairs(body: str) -> Line:
+    """``key value`` / ``key=value`` / ``key: value`` pairs through the shared mapping."""
+    found: dict[str, str] = {}
+    step: int | None = None
+    epoch: float | None = None
+    for pair in PAIR.finditer(body):
+        key = _metric_key(pair.group("key"))
+        if key is None:
+            continue
+        kind = classify(key)
+        if kind.metric == "step":
+            step = step if step is not None else as_step(pair.group("num"))
+        elif kind.metric == "epoch":
+            epoch = epoch if epoch is not None else as_float(pair.group("num"))
+        elif key not in found:
+            found[key] = pair.group("num")
+    _, _, metrics, _ = pick_record(found)
+    if "loss" in metrics and "val_loss" not in metrics and _EVAL_CONTEXT.search(body):
+        # fairseq "valid on 'valid' subset | loss 8.1", "Validation: loss 0.5"
+        metrics["val_loss"] = metrics.pop("loss")
+    return Line(step, epoch, metrics)
+
+
+class MetricLoggerState:
+    """torchvision/DETR ``MetricLogger``: the global step is epoch × iterations + iteration;
+    ``Test: [i/n]`` lines are evaluation batches (not training steps) and the
+    ``Averaged stats`` line after them is the evaluation's loss."""
+
+    def __init__(self) -> None:
+        self.in_eval = False
+        self.seen = False
+
+    def parse(self, body: str) -> Line | None:
+        match = METRIC_LOGGER.match(body)
+        if match is not None:
+            self.seen, self.in_eval = True, False
+            epoch, i, n = (int(g) for g in match.groups())
+            line = pairs(body[match.end() :])
+            line.step, line.epoch, line.form = epoch * n + i, float(epoch), "metric-logger"
+            return line
+        if not self.seen:
+            return None
+        if _TEST_PROGRESS.match(body):
+            self.in_eval = True
+            return Line(form="skip")
+        if _AVERAGED.match(body):
+            if not self.in_eval:
+                return Line(form="skip")  # the epoch mean of what was logged per step
+            line = pairs(body)
+            if "loss" in line.metrics:
+                line.metrics["val_loss"] = line.metrics.pop("loss")
+            line.metrics = {k: v for k, v in line.metrics.items() if k == "val_loss"}
+            line.at_last_step, line.form = True, "metric-logger"
+            return line
+        return None
