@@ -1,7 +1,8 @@
 """Score ``uprior doctor`` (and, with ``--peers``, its PyPI peers) on materialized real logs.
 
     python bench/doctor_corpus.py CASES.tsv DIR [--uprior [LABEL=]PATH ...] [--peers VENV]
-                                  [--timeout-s N] [--only ID] [--json | --md]
+                                  [--timeout-s N] [--only ID] [--reuse-peers OLD.json]
+                                  [--json | --md]
 
 CASES.tsv is a case list in the format of ``shared/corpus/doctor-dev.tsv``: tab-separated
 ``case, repo, paths (comma-separated), commit, expected, quiet, truth`` and an optional 8th
@@ -130,6 +131,7 @@ class Outcome:
 
     tool: str
     read: bool
+    doctor: bool = False  # uprior speaks our codes; peers are mapped to code families
     alarms: list[str] = field(default_factory=list)  # codes / families at warning or above
     detail: list[str] = field(default_factory=list)  # the tool's own names, for the notes
     note: str = ""
@@ -195,7 +197,7 @@ def judge(case: Case, out: Outcome) -> Outcome:
 
 
 def covers(out: Outcome, code: str) -> bool:
-    if out.tool.startswith("uprior"):
+    if out.doctor:
         return code in out.alarms
     if code == "LR003":
         return any(
@@ -220,7 +222,7 @@ def last_line(text: str) -> str:
 
 
 def run_doctor(label: str, uprior: str, files: list[Path], timeout_s: float) -> Outcome:
-    out = Outcome(label, read=False)
+    out = Outcome(label, read=False, doctor=True)
     rc, stdout, stderr = run([uprior, "doctor", *map(str, files), "--format", "json"], timeout_s)
     if rc not in (0, 1):
         out.note = f"exit {rc}: {last_line(stderr) or last_line(stdout)}"
@@ -339,12 +341,18 @@ def score_case(case: Case, root: Path, args: argparse.Namespace) -> dict[str, An
     tools = [(label, path) for label, path in args.uprior]
     for label, uprior in tools:
         if missing:
-            out = Outcome(label, read=False, note=f"not materialized: {missing}")
+            out = Outcome(label, read=False, doctor=True, note=f"not materialized: {missing}")
         else:
             out = run_doctor(label, uprior, [case_dir / p for p in case.paths], args.timeout_s)
         outcomes.append(judge(case, out))
     if args.peers is not None and not missing:
         for tool in PEERS:
+            kept = args.reused.get((case.case, tool))
+            if kept is not None:
+                # The peers' output does not change between runs: judge it again by the truth.
+                fields = {k: kept[k] for k in ("tool", "read", "alarms", "detail", "note")}
+                outcomes.append(judge(case, Outcome(**fields)))
+                continue
             outcomes.append(judge(case, run_peer(args.peers, tool, case_dir, case, args.timeout_s)))
     return {"case": asdict(case), "outcomes": [asdict(o) for o in outcomes]}
 
@@ -405,6 +413,12 @@ def main() -> int:
     )
     parser.add_argument("--peers", type=Path, help="virtualenv with the peers installed")
     parser.add_argument("--timeout-s", type=float, default=300.0, help="per tool run")
+    parser.add_argument(
+        "--reuse-peers",
+        type=Path,
+        help="a --json output of an earlier run: take the peers' findings from it instead of "
+        "running them again (they are judged again by the current case list)",
+    )
     parser.add_argument("--only", action="append", help="only this case id (repeatable)")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the full results as JSON")
@@ -416,6 +430,12 @@ def main() -> int:
     if not args.dir.is_dir():
         print(f"doctor_corpus: {args.dir}: not a folder; run materialize.py first", file=sys.stderr)
         return 2
+    args.reused = {}
+    if args.reuse_peers is not None:
+        for old in json.loads(args.reuse_peers.read_text()):
+            for o in old["outcomes"]:
+                if o["tool"] in PEERS:
+                    args.reused[(old["case"]["case"], o["tool"])] = o
     if not args.uprior:
         args.uprior = [("uprior", str(Path(sys.executable).parent / "uprior"))]
     cases = [c for c in read_cases(args.cases) if not args.only or c.case in args.only]
