@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 import tomli_w
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from unified_prior.errors import InputError
+from unified_prior.errors import InputError, write_error
 from unified_prior.schedules import FAMILIES, AnySpec, CosineSpec, Plan
 
 
@@ -361,4 +361,8 @@ def _strip_tags(loc: list[str]) -> tuple[list[str], type[BaseModel] | None]:
 
 def write_config(config: RunConfig, path: Path) -> None:
     """Write the resolved config (every key, defaults included) as TOML."""
-    path.write_text(config.to_toml(), encoding="utf-8")
+    text = config.to_toml()
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise write_error(err, path, needed_bytes=len(text.encode())) from None

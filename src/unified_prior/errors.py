@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import io
-import os
 import pickle
 import pickletools
 import re
@@ -108,17 +107,45 @@ def write_error(err: OSError, path: Path | str, needed_bytes: int | None = None)
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
         try:
-            free = f"{shutil.disk_usage(folder).free / 1e6:.1f} MB free"
+            free = f"{_size(shutil.disk_usage(folder).free)} free"
         except OSError:
             free = "free space unknown"
-        need = f"needs about {needed_bytes / 1e6:.1f} MB, " if needed_bytes else ""
+        need = f"needs about {_size(needed_bytes)}, " if needed_bytes else ""
         message += f" ({need}{free} on {folder}); free space there or choose another --out"
     elif err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         message += "; choose an --out you can write to"
     return WriteError(message)
 
 
-def describe_os_error(err: OSError) -> str:
-    """One line for an OS error that reached the command line."""
-    where = f" {err.filename}" if err.filename else ""
-    return f"{os.strerror(err.errno) if err.errno else type(err).__name__}{where}"
+def _size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def os_error_in(err: BaseException) -> OSError | None:
+    """The first OS error behind ``err``: itself, or one it was raised while handling (torch's
+    writer turns a failed ``write`` into a RuntimeError raised while the OSError is handled)."""
+    seen: set[int] = set()
+    found: OSError | None = None
+    node: BaseException | None = err
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, OSError) and node.errno is not None:
+            found = node  # keep walking: the innermost is the cause
+        node = node.__cause__ or node.__context__
+    return found
+
+
+def nbytes(value: object) -> int:
+    """Bytes of the tensors in a nested state (what a ``torch.save`` of it needs, roughly)."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, dict):
+        return sum(nbytes(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(nbytes(v) for v in value)
+    return 0

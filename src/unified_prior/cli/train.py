@@ -50,7 +50,7 @@ def train_command(
     """Train the unified prior from a TOML config."""
     from unified_prior.train import checkpoint as ckpt
     from unified_prior.train.loop import train
-    from unified_prior.train.resume import resolve
+    from unified_prior.train.resume import RunComplete, resolve
 
     if config is None:
         raise InputError("--config FILE is required, e.g. --config configs/demo.toml")
@@ -59,7 +59,7 @@ def train_command(
     point = None
     if resume is not None:
         if resume == "auto":
-            found = ckpt.find_latest(run_dir / "checkpoints")
+            found = ckpt.find_latest(run_dir / "checkpoints", cfg)
             for reason in found.skipped:
                 typer.echo(f"warning: skipped {reason}", err=True)
             if found.path is None or found.state is None:
@@ -67,16 +67,39 @@ def train_command(
                     f"no loadable checkpoint in {run_dir / 'checkpoints'}; starting fresh", err=True
                 )
             else:
-                point = resolve(
-                    found.path, found.state, cfg, policy="continue", world_size=_world_size()
-                )
+                try:
+                    point = resolve(
+                        found.path, found.state, cfg, policy="continue", world_size=_world_size()
+                    )
+                except RunComplete as done:
+                    # A requeued job rerunning the same command after the run finished:
+                    # nothing to do is success, not a failure.
+                    typer.echo(f"already complete at step {done.step}: {found.path}")
+                    return
         else:
             path = Path(resume)
             point = resolve(
                 path, ckpt.load_checkpoint(path), cfg, policy="continue", world_size=_world_size()
             )
-    result = train(cfg, run_dir, point)
+    result = _run(train, cfg, run_dir, point)
     _finish(result.step, result.stopped_by, run_dir)
+
+
+def _run(train: Any, cfg: RunConfig, run_dir: Path, point: Any) -> Any:
+    """``train(...)``; an OS error that no writer named (a failed read, a broken folder) is
+    still one line, not a traceback."""
+    from unified_prior.errors import WriteError, os_error_in
+
+    try:
+        return train(cfg, run_dir, point)
+    except (InputError, WriteError):
+        raise
+    except Exception as err:
+        cause = os_error_in(err)
+        if cause is None:
+            raise
+        where = cause.filename or run_dir
+        raise InputError(f"{where}: {cause.strerror or type(cause).__name__}") from None
 
 
 def _world_size() -> int:
@@ -157,7 +180,7 @@ def resume_command(
     run_dir = out or Path(path).resolve().parent.parent
     if policy == "replan":
         typer.echo(f"replanned: {point.plan.describe()}")
-    result = train(cfg, run_dir, point)
+    result = _run(train, cfg, run_dir, point)
     _finish(result.step, result.stopped_by, run_dir)
 
 

@@ -62,8 +62,7 @@ def build_optimizer(net: nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
     Biases and normalisation gains (1-d parameters) are excluded, as in nanoGPT and timm:
     decaying them towards zero only fights the normalisation.
     """
-    decay = [p for p in net.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in net.parameters() if p.requires_grad and p.ndim < 2]
+    decay, no_decay = param_groups(net)
     groups = [
         {"params": decay, "weight_decay": optim.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
@@ -78,6 +77,13 @@ def build_optimizer(net: nn.Module, optim: OptimConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(
         groups, lr=optim.learning_rate, betas=optim.betas, eps=optim.eps, **fused
     )
+
+
+def param_groups(net: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """The optimizer's parameter groups, in its order: decayed (>= 2-d), not decayed."""
+    decay = [p for p in net.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in net.parameters() if p.requires_grad and p.ndim < 2]
+    return decay, no_decay
 
 
 def optimizer_kind(optimizer: torch.optim.Optimizer) -> str:

@@ -8,11 +8,11 @@ derive from it, which is what makes a resumed run bit-identical on CPU.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -101,6 +101,9 @@ def train(
     run = TrainState(config, run_dir, ctx, parts, resume.plan if resume else config.plan())
     if resume is not None:
         restore(run, resume.state)
+    # Inputs are checked: from here on the run writes. A save that a kill interrupted left
+    # its temp file behind; nothing else would ever remove it.
+    stale = ckpt.remove_stale_temps(run_dir / "checkpoints") if ctx.is_main else []
     accum, device = config.train.grad_accum_steps, ctx.device
     max_norm = config.optim.grad_clip_norm or math.inf  # 0 disables clipping, norm still logged
     use_bf16 = config.train.precision == "bf16" and device.type == "cuda"
@@ -130,11 +133,18 @@ def train(
         resumed=resume is not None,
     )
     window = LogWindow(device)
-    with StopRequest() as stop, contextlib.closing(recorder):
+    with StopRequest() as stop, recorder:
         if ctx.is_main:
             write_config(config, run_dir / "config.toml")
         resume_info = resume.header() if resume is not None else None
         recorder.header(run.plan, header_config(run, use_bf16, finite.deferred), resume_info)
+        if stale:
+            note = (
+                f"removed {len(stale)} temp file(s) of an interrupted checkpoint save: "
+                + ", ".join(p.name for p in stale)
+            )
+            recorder.message(note, logging.WARNING)
+            print(f"warning: {note}", file=sys.stderr)
         for warning in settings_warnings(run, use_bf16):
             recorder.message(warning, logging.WARNING)
         for callback in callbacks:

@@ -9,6 +9,7 @@ exactly one record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -16,12 +17,14 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import unified_prior
+from unified_prior.errors import WriteError, os_error_in, write_error
 from unified_prior.schedules import Plan
 
 log = logging.getLogger("unified_prior.train")
@@ -94,12 +97,24 @@ class Recorder:
         self._last_plain = time.monotonic()
         if not enabled:
             return
+        with writing(run_dir):
+            self._open(run_dir, tensorboard, progress, start_step, total_steps, resumed)
+
+    def _open(
+        self,
+        run_dir: Path,
+        tensorboard: bool,
+        progress: str,
+        start_step: int,
+        total_steps: int,
+        resumed: bool,
+    ) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         metrics_path = run_dir / METRICS_NAME
         if resumed:
             truncate_after(metrics_path, start_step)
         self._metrics = metrics_path.open("a", encoding="utf-8")
-        self._file_handler = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+        self._file_handler = RunLogHandler(run_dir / "train.log")
         self._file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logging.getLogger("unified_prior").addHandler(self._file_handler)
         logging.getLogger("unified_prior").setLevel(logging.INFO)
@@ -136,8 +151,9 @@ class Recorder:
             self._progress.start()
 
     def _write(self, record: dict[str, Any]) -> None:
-        self._metrics.write(json.dumps(_json_safe(record)) + "\n")
-        self._metrics.flush()
+        with writing(self.run_dir / METRICS_NAME):
+            self._metrics.write(json.dumps(_json_safe(record)) + "\n")
+            self._metrics.flush()
 
     def header(self, plan: Plan, config: dict[str, Any], resume: dict[str, Any] | None) -> None:
         if not self.enabled:
@@ -160,11 +176,7 @@ class Recorder:
         self._write({"kind": "train", **record})
         step = record["step"]
         if self._tb is not None:
-            for key in ("loss", "lr", "grad_norm", "updates_per_s", "images_per_s"):
-                if isinstance(record.get(key), float | int):
-                    self._tb.add_scalar(f"train/{key}", record[key], step)
-            for bucket, value in record.get("loss_by_sigma", {}).items():
-                self._tb.add_scalar(f"train/loss_sigma_{bucket}", value, step)
+            self._scalars_train(record, step)
         line = (
             f"step {step}/{self.total_steps} loss {record['loss']:.6f} lr {record['lr']:.6e} "
             f"grad_norm {record['grad_norm']:.4f} skipped {record['skipped_updates']} "
@@ -182,6 +194,14 @@ class Recorder:
         elif self.mode == "plain":
             print(line, flush=True)
 
+    def _scalars_train(self, record: dict[str, Any], step: int) -> None:
+        with writing(self.run_dir / "tb"):
+            for key in ("loss", "lr", "grad_norm", "updates_per_s", "images_per_s"):
+                if isinstance(record.get(key), float | int):
+                    self._tb.add_scalar(f"train/{key}", record[key], step)
+            for bucket, value in record.get("loss_by_sigma", {}).items():
+                self._tb.add_scalar(f"train/loss_sigma_{bucket}", value, step)
+
     def advance(self, completed: int) -> None:
         """Move the progress bar to ``completed`` updates; cheap, rich redraws on its own."""
         if self._progress is not None:
@@ -192,14 +212,18 @@ class Recorder:
             return
         self._write({"kind": "val", **record})
         if self._tb is not None:
-            self._tb.add_scalar("val/loss", record["val_loss"], record["step"])
-            self._tb.add_scalar("val/loss_raw", record["val_loss_raw"], record["step"])
-            for domain, gain in record.get("psnr", {}).items():
-                self._tb.add_scalar(f"val/psnr_gain_db/{domain}", gain, record["step"])
+            with writing(self.run_dir / "tb"):
+                self._scalars_val(record)
         self.message(
             f"val step {record['step']}: EMA loss {record['val_loss']:.6f} "
             f"(raw {record['val_loss_raw']:.6f})"
         )
+
+    def _scalars_val(self, record: dict[str, Any]) -> None:
+        self._tb.add_scalar("val/loss", record["val_loss"], record["step"])
+        self._tb.add_scalar("val/loss_raw", record["val_loss_raw"], record["step"])
+        for domain, gain in record.get("psnr", {}).items():
+            self._tb.add_scalar(f"val/psnr_gain_db/{domain}", gain, record["step"])
 
     def message(self, text: str, level: int = logging.INFO) -> None:
         if not self.enabled:
@@ -210,14 +234,59 @@ class Recorder:
         elif self.mode == "plain":
             print(text, flush=True)
 
-    def close(self) -> None:
+    def close(self, *, failing: bool = False) -> None:
+        """Close every file; a failure to flush one is a ``WriteError`` naming it, unless the
+        run is already failing (then the first error is the one to report, alone)."""
         if not self.enabled:
             return
+        errors: list[WriteError] = []
+
+        def attempt(path: Path, close: Any) -> None:
+            try:
+                with writing(path):
+                    close()
+            except WriteError as err:
+                errors.append(err)
+
         if self._progress is not None:
             self._progress.stop()
         if self._tb is not None:
-            self._tb.close()
-        self._metrics.close()
+            attempt(self.run_dir / "tb", self._tb.close)
+        if hasattr(self, "_metrics"):
+            attempt(self.run_dir / METRICS_NAME, self._metrics.close)
         if self._file_handler is not None:
             logging.getLogger("unified_prior").removeHandler(self._file_handler)
-            self._file_handler.close()
+            attempt(self.run_dir / "train.log", self._file_handler.close)
+        if errors and not failing:
+            raise errors[0]
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self.close(failing=exc_type is not None)
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn an OS error while writing ``path`` into one ``WriteError`` line naming it."""
+    try:
+        yield
+    except WriteError:
+        raise
+    except Exception as err:
+        cause = os_error_in(err)
+        if cause is None:
+            raise
+        raise write_error(cause, Path(cause.filename) if cause.filename else path) from None
+
+
+class RunLogHandler(logging.FileHandler):
+    """``train.log``. A line that cannot be written (disk full) is dropped quietly: logging's
+    default prints a traceback per line, and the metrics file reports the error by name."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, encoding="utf-8")
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass

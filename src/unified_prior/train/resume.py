@@ -17,8 +17,17 @@ from typing import Any, Literal
 from unified_prior.config import RunConfig, config_from_dict
 from unified_prior.errors import InputError
 from unified_prior.schedules import Plan, Segment
+from unified_prior.train.checkpoint import check_checkpoint_fits
 
 Policy = Literal["continue", "replan"]
+
+
+class RunComplete(InputError):
+    """The checkpoint is at the end of its plan: nothing is left to train under continue."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,7 @@ def resolve(
     ``learning_rate_given``: the user passed the peak LR explicitly, which a replan across a
     global-batch change requires (the LR rule is theirs to state).
     """
+    check_checkpoint_fits(path, state, config)  # before anything of it is used
     stored = config_from_dict(state["config"], source=f"checkpoint {path} config")
     stored_plan = Plan.from_list(state["plan"])
     step = int(state["step"])
@@ -130,9 +140,10 @@ def resolve(
                 + replan_command(path, config)
             )
         if step >= stored_plan.max_steps:
-            raise InputError(
+            raise RunComplete(
                 f"checkpoint {path} is at step {step}, the end of its plan; to train on, "
-                f"run: uprior resume {path} --policy replan --max-steps N"
+                f"run: uprior resume {path} --policy replan --max-steps N",
+                step,
             )
         return ResumePoint(path, state, stored_plan, policy)
 
