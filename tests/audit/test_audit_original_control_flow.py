@@ -180,7 +180,9 @@ def test_clip_and_accumulation_applied_silence_opt(audit) -> None:
     text = fixed().replace(
         "                loss.backward()\n                optimizer.step()\n",
         '                (loss / config["gradient_accumulation_steps"]).backward()\n'
-        '                torch.nn.utils.clip_grad_norm_(model.parameters(), config["gradient_clip_norm"])\n'
+        "                torch.nn.utils.clip_grad_norm_(\n"
+        '                    model.parameters(), config["gradient_clip_norm"]\n'
+        "                )\n"
         '                if (step + 1) % config["gradient_accumulation_steps"] == 0:\n'
         "                    optimizer.step()\n",
     )

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from functools import cached_property
 
 from unified_prior.audit.claims.containers import Containers
-from unified_prior.audit.claims.keys import ConfigKey, KeyRead
+from unified_prior.audit.claims.keys import PARAM_CLAIM, ConfigKey, KeyRead
+from unified_prior.audit.claims.values import literal_value
 from unified_prior.audit.model.catalog import DATA_KEYWORDS, TRANSPARENT
 from unified_prior.audit.model.tree import Symbol, dotted, last_part
 
@@ -49,6 +50,7 @@ class ScriptFacts(Containers):
         by_key: dict[str, list[ConfigKey]] = {}
         for ck in keys:
             by_key.setdefault(ck.key, []).append(ck)
+        keys.extend(self._parameter_keys())
         if not by_key:
             return keys
         for node, key in self._key_mentions(declared_nodes):
@@ -71,6 +73,34 @@ class ScriptFacts(Containers):
         for ck in keys:
             ck.reads.sort(key=lambda r: self.pos(r.node))
         return keys
+
+    def _parameter_keys(self) -> list[ConfigKey]:
+        """Training settings claimed as a function parameter's default
+        (``def train(..., grad_accum_steps=4, max_grad_norm=1.0)``): read where the parameter
+        is used, not by key name."""
+        out: list[ConfigKey] = []
+        for func in self.functions:
+            args = func.args
+            positional = [*args.posonlyargs, *args.args]
+            defaulted = positional[len(positional) - len(args.defaults) :]
+            pairs = list(zip(defaulted, args.defaults, strict=True))
+            pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d]
+            for arg, default in pairs:
+                if not PARAM_CLAIM.search(arg.arg):
+                    continue
+                ck = ConfigKey(
+                    key=arg.arg,
+                    node=arg,
+                    value=literal_value(default),
+                    container=f"{func.name}()",
+                    source="param",
+                    escaped=False,
+                    declared_in=func,
+                )
+                for use in self._uses.get((id(func), arg.arg), []):
+                    ck.reads.append(KeyRead(node=use, kind=self.read_kind(use)))
+                out.append(ck)
+        return out
 
     @staticmethod
     def _is_update_call(node: ast.AST) -> bool:

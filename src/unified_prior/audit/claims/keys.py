@@ -19,6 +19,10 @@ SCHEDULE_PARAM = re.compile(
 )
 ACCUMULATION = re.compile(r"accum", re.I)
 CLIPPING = re.compile(r"clip|^max_grad_norm$|^grad_norm_max$", re.I)
+#: Function parameters whose default is a training claim the rules judge.
+PARAM_CLAIM = re.compile(
+    ACCUMULATION.pattern + "|" + CLIPPING.pattern + "|" + SCHEDULE_KIND.pattern, re.I
+)
 #: Keys that describe the run rather than configure it: logging them only is normal.
 DESCRIPTIVE = re.compile(
     r"name|project|desc|note|tag|comment|version|author|title|^id$|_id$|entity|group|url|"
@@ -58,10 +62,14 @@ class ConfigKey:
             return f"{self.container}.{self.key}"
         if self.source == "file":
             return f"{self.container}: {self.key}"
+        if self.source == "param":
+            return f"{self.container[:-2]}({self.key}=...)"
         return f'{self.container}["{self.key}"]'
 
     @property
     def claim(self) -> str:
         if self.source == "argparse":
             return f"{self.display} (default {fmt_value(self.value)})"
+        if self.source == "param":
+            return f"{self.container[:-2]}({self.key}={fmt_value(self.value)})"
         return f"{self.display} = {fmt_value(self.value)}"

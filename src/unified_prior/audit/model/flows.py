@@ -242,6 +242,13 @@ class Flows(Calls):
         if name == "prepare":
             flow.prepared = True
             return self.flow(self._call_results(outer, call))
+        func = self.function_def(outer)
+        param = self.param_for(func, outer, call) if func is not None else None
+        if func is not None and param is not None:
+            # ``train(model, opt, CosineAnnealingLR(opt, ...))``: it lives on as train's parameter.
+            inner = self.flow([(id(func), param)])
+            inner.escapes.extend(flow.escapes)
+            return inner
         if not self.is_log_call(outer):
             flow.escapes.append((call, f"passed to {dotted(outer.func) or 'a call'}()"))
         return flow

@@ -26,7 +26,7 @@ class KeyNeverRead(Rule):
 
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
         for key in facts.config_keys:
-            if key.escaped or key.reads:
+            if key.escaped or key.reads or key.source == "param":
                 continue
             message = f"config declares {key.claim}, but nothing in this script reads it"
             fix = f"apply {key.key} where it belongs, or delete it so the config cannot lie"

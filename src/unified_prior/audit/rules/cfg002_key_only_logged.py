@@ -27,7 +27,9 @@ class KeyOnlyLogged(Rule):
 
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
         for key in facts.config_keys:
-            if key.escaped or not key.reads or key.applied or DESCRIPTIVE.search(key.key):
+            if key.escaped or not key.reads or key.applied or key.source == "param":
+                continue
+            if DESCRIPTIVE.search(key.key):
                 continue
             shown = [r.node for r in key.reads if r.kind == "log"][:3]
             where = ", ".join("{}:{}".format(*facts.pos(n)) for n in shown)

@@ -39,19 +39,25 @@ _STEP_COUNT = re.compile(
 _EPOCH_COUNT = re.compile(r"^((total|max|num|n|train|training)_)*epochs?$", re.I)
 
 
+def _bound_value(facts: ScriptFacts, name: ast.Name) -> ast.AST | None:
+    """The value of the one assignment to ``name``'s variable, if there is exactly one."""
+    sym = facts.symbol(name)
+    values = [
+        a.value
+        for a in facts.of_type(ast.Assign)
+        if len(a.targets) == 1
+        and isinstance(a.targets[0], ast.Name)
+        and facts.symbol(a.targets[0]) == sym
+    ]
+    return values[0] if len(values) == 1 else None
+
+
 def unit_of(facts: ScriptFacts, node: ast.AST, hops: int = 3) -> str | None:
     """``epoch`` or ``step`` when the expression's names say so; None when unclear."""
     if isinstance(node, ast.Name) and hops > 0:
-        sym = facts.symbol(node)
-        values = [
-            a.value
-            for a in facts.of_type(ast.Assign)
-            if len(a.targets) == 1
-            and isinstance(a.targets[0], ast.Name)
-            and facts.symbol(a.targets[0]) == sym
-        ]
-        if len(values) == 1:
-            return unit_of(facts, values[0], hops - 1)
+        bound = _bound_value(facts, node)
+        if bound is not None:
+            return unit_of(facts, bound, hops - 1)
     names = tokens(node)
     # ``len(train_loader)`` counts batches; ``len(args.lr_steps)`` counts nothing useful.
     loader_len = any(
@@ -105,11 +111,14 @@ def _shown(facts: ScriptFacts, arg: ast.AST) -> str:
     return facts.text(arg)
 
 
-def loop_kind(loop: ast.AST) -> str | None:
-    """``epoch`` for ``for epoch in range(...)``; ``batch`` for a loop over a loader/steps."""
+def loop_kind(loop: ast.AST, facts: ScriptFacts | None = None) -> str | None:
+    """``epoch`` for ``for epoch in range(...)``; ``batch`` for a loop over a loader/steps,
+    also through a name bound to one (``pbar = tqdm(enumerate(loader)); for i, b in pbar``)."""
     if isinstance(loop, ast.For | ast.AsyncFor):
         target = tokens(loop.target)
         source = tokens(loop.iter)
+        if facts is not None and isinstance(loop.iter, ast.Name):
+            source |= tokens(_bound_value(facts, loop.iter) or loop.iter)
         if any("epoch" in t for t in target):
             return "epoch"
         if any(k in t for t in source | target for k in _LOADER_TOKENS):
@@ -200,7 +209,7 @@ class UnitMismatch(Rule):
         loops = facts.control(step).loops
         if not loops:
             return None
-        kinds = [loop_kind(loop) for loop in loops]
+        kinds = [loop_kind(loop, facts) for loop in loops]
         if kinds[-1] == "batch" and "batch" in kinds:
             return "batch"
         if kinds[-1] == "epoch" and "batch" not in kinds:
