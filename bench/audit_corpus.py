@@ -7,10 +7,10 @@ CASES.tsv is a case list in the format of ``shared/corpus/audit-dev.tsv`` (id, r
 comma-separated paths, commit, expected, reason); DIR is where
 ``bench/corpus/materialize.py CASES.tsv DIR`` wrote it (``DIR/<id>/<path>``). Each case is
 audited in its own subprocess, ``uprior audit --format json`` on the case's file, or on the
-case's folder when the case names several files (a project case: the audit resolves imports
-and reads configs among them). ``--projects`` names a folder of whole-project trees
-(``PROJECTS/<id>/``, e.g. a full ``git archive`` of the repository); a case found there is
-audited as that project instead.
+case's folder when the case names several files or ``.`` (the whole repository tree): a
+project case, where the audit resolves imports and reads configs among them.
+``--projects`` names a folder of whole-project trees (``PROJECTS/<id>/``, e.g. a full
+``git archive`` of the repository); a case found there is audited as that project instead.
 
 Scoring (the header of the case lists): ``expected`` is a comma-separated list of codes;
 a buggy case is *found* when any one of them is reported, or all of them for the cases named
@@ -98,7 +98,7 @@ def target_of(case: Case, corpus: Path, projects: Path | None) -> Path | None:
     if projects is not None and (projects / case.case_id).is_dir():
         return projects / case.case_id
     folder = corpus / case.case_id
-    if len(case.paths) > 1:
+    if len(case.paths) > 1 or case.paths == ["."]:
         return folder if folder.is_dir() else None
     single = folder / case.paths[0]
     return single if single.is_file() else None
