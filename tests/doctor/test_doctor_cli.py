@@ -40,10 +40,16 @@ def test_original_run_json_report_has_the_design_shape(original_run) -> None:
     assert set(data["best"]) >= {"step", "loss", "checkpoint"}
     assert data["best"]["checkpoint"].endswith("checkpoint_step_025000.pth")
     assert all(
-        set(f) == {"code", "severity", "title", "message", "evidence", "steps"}
+        set(f) == {"code", "severity", "title", "message", "evidence", "steps", "action"}
         and f["severity"] in ("error", "warning", "info")
         for f in data["findings"]
     )
+    # Every warning and error says what to do, and its message ends with it.
+    for f in data["findings"]:
+        if f["severity"] != "info":
+            assert f["action"] and f["message"].endswith(f["action"][1:]), f["code"]
+            assert "What to do: " in f["message"]
+    assert data["status"] == "problems"
     codes = [f["code"] for f in data["findings"]]
     assert {"LR001", "RUN001", "INF001", "INF002"} <= set(codes)
     # Errors first: the report is read top down.

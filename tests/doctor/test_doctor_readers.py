@@ -233,3 +233,86 @@ def test_config_files_beside_the_logs(tmp_path: Path) -> None:
     # Each file alone is partial; the first complete declaration wins, partial ones say why.
     declared = find_declared(ev)
     assert declared is not None and declared.plan is None and declared.problem
+
+
+def test_metric_logger_lines_make_a_global_step(tmp_path: Path) -> None:
+    # torchvision/DETR MetricLogger: step = epoch x iterations + iteration; the Test: batches
+    # are evaluation, and the Averaged stats line after them is the eval loss.
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "Namespace(lr=0.0001, lr_backbone=1e-05, batch_size=2, epochs=300, lr_drop=200)\n"
+        "Epoch: [0]  [  0/128]  eta: 0:01:00  lr: 0.000100  loss: 43.39 (43.39)  "
+        "loss_ce: 1.99 (1.99)  time: 0.5  data: 0.1  max mem: 1000\n"
+        "Epoch: [0]  [100/128]  eta: 0:00:10  lr: 0.000100  loss: 30.10 (35.00)  "
+        "loss_ce: 1.50 (1.70)  time: 0.5  data: 0.1  max mem: 1000\n"
+        "Epoch: [0] Total time: 0:01:04 (0.5 s / it)\n"
+        "Averaged stats: lr: 0.000100  loss: 35.00 (35.00)\n"
+        "Test:  [ 0/20]  eta: 0:00:05  loss: 25.0 (25.0)  time: 0.2\n"
+        "Test: Total time: 0:00:04\n"
+        "Averaged stats: class_error: 80.0  loss: 26.5 (26.5)\n"
+        "Epoch: [1]  [  0/128]  eta: 0:01:00  lr: 0.000100  loss: 28.00 (28.00)  "
+        "loss_ce: 1.20 (1.20)  time: 0.5  data: 0.1  max mem: 1000\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "loss") == {0: 43.39, 100: 30.10, 128: 28.0}
+    assert _series(ev, "val_loss") == {100: 26.5}
+    assert _series(ev, "epoch") == {0: 0.0, 100: 0.0, 128: 1.0}
+    (config,) = [c for s, c in ev.configs if s.endswith("log.txt:1")]
+    assert config == {
+        "lr": 1e-4,
+        "lr_backbone": 1e-5,
+        "batch_size": 2,
+        "epochs": 300,
+        "lr_drop": 200,
+    }
+    assert "MetricLogger" in ev.inputs[0].note
+
+
+def test_fairseq_train_and_valid_lines(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text(
+        "2021-01-01 10:00:00 | INFO | train_inner | epoch 001:    100 / 1000 loss=9.21, "
+        "nll_loss=8.9, ppl=478.2, wps=1000, ups=2, wpb=4000, bsz=100, num_updates=100, "
+        "lr=1.25e-05, gnorm=2.1, loss_scale=128, train_wall=50\n"
+        "2021-01-01 10:01:00 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 8.1 | "
+        "nll_loss 7.5 | ppl 181 | num_updates 100\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "loss") == {100: 9.21}
+    assert _series(ev, "val_loss") == {100: 8.1}
+    assert _series(ev, "lr") == {100: 1.25e-05} and _series(ev, "grad_norm") == {100: 2.1}
+
+
+def test_two_runs_appended_to_one_jsonl_are_told_apart(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    first = [{"step": s, "loss": 5.0 - s / 100} for s in range(0, 300, 10)]
+    second = [{"step": s, "loss": 9.0 - s / 50} for s in range(0, 200, 10)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in first + second))
+    ev = read_inputs([path])
+    assert [(r.step, r.kind) for r in ev.resumes] == [(0, "restart")]
+    assert [r.points for r in ev.runs] == [30, 20]
+    assert _series(ev, "loss")[100] == 4.0  # the first (longer) run, not a splice of both
+
+
+def test_a_resume_in_one_csv_is_a_resume_not_another_run(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.csv"
+    rows = [f"{s},{5.0 - s / 100}" for s in range(0, 300, 10)]
+    rows += [f"{s},{5.0 - s / 100 + 0.01}" for s in range(200, 400, 10)]  # resumed at 200
+    path.write_text("step,loss\n" + "\n".join(rows) + "\n")
+    ev = read_inputs([path])
+    assert [(r.step, r.kind) for r in ev.resumes] == [(200, "resume")]
+    assert len(ev.runs) == 1 and len(ev.series["loss"]) == 40
+    assert _series(ev, "loss")[250] == pytest.approx(2.51)  # the resumed session wins
+
+
+def test_wandb_chart_export_csv(tmp_path: Path) -> None:
+    # W&B's "Export CSV" of a chart: Step, then "<run> - <metric>" with __MIN/__MAX bands.
+    path = tmp_path / "wandb_export_2024-05-01T10_00_00.csv"
+    path.write_text(
+        '"Step","fiery-sun-12 - train/loss","fiery-sun-12 - train/loss__MIN",'
+        '"fiery-sun-12 - train/loss__MAX"\n'
+        '"0","2.5","2.4","2.6"\n"50","2.1","2.0","2.2"\n"100","1.9","1.8","2.0"\n'
+    )
+    ev = read_inputs([path])
+    assert _series(ev, "loss") == {0: 2.5, 50: 2.1, 100: 1.9}
+    assert "fiery-sun-12 - train/loss__MIN" in ev.other

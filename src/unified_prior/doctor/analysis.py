@@ -27,6 +27,12 @@ DIVERGENCE_FACTOR = 2.0
 DIVERGENCE_REGAINED = 0.5
 #: … and "the improvement" must be at least this share of the starting loss to count.
 MIN_IMPROVEMENT = 0.10
+#: A loss that ends less than this share above its best has not diverged, whatever else.
+MIN_RISE = 0.05
+#: An eval loss that ends this share above its best (and stays there) has diverged.
+EVAL_RISE = 0.2
+#: Above this factor over the best, a divergence is an error; below, a warning.
+ERROR_RISE_FACTOR = 2.0
 #: Relative tolerance within which an applied LR "is" the plan's.
 LR_RTOL = 0.02
 
@@ -87,7 +93,10 @@ class Trajectory:
 
     @property
     def final_loss(self) -> float:
-        """The smoothed loss over the last few bins (a single last point could be a spike)."""
+        """The smoothed loss over the last few bins (a single last point could be a spike);
+        a sparse eval loss is its last evaluation (three would reach far back)."""
+        if self.metric == "val_loss" and self.smooth.size < 50:
+            return float(self.smooth[-1])
         return float(np.median(self.smooth[-min(3, self.smooth.size) :]))
 
     @cached_property
@@ -106,6 +115,14 @@ class Trajectory:
         if self.best_index >= self.smooth.size - 2:
             return False
         best, final, first = self.best_loss, self.final_loss, self.first_loss
+        if best > 0 and final < best * (1.0 + MIN_RISE):
+            return False  # a few per cent above the best is noise, not a divergence
+        if self.metric == "val_loss" and best > 0 and final >= best * (1.0 + EVAL_RISE):
+            # Generalisation got worse by a fifth and stayed so (the last evaluations, not
+            # one bad one): worth saying even when it is a small share of the fall.
+            tail = self.smooth[-min(3, self.smooth.size) :]
+            if float(np.median(tail)) >= best * (1.0 + EVAL_RISE / 2):
+                return True
         improvement = first - best
         regained = (final - best) / improvement if improvement > 0 else 0.0
         # Giving back half of a negligible improvement is noise on a flat loss (RUN004's
@@ -148,13 +165,26 @@ class Trajectory:
         return round(float(self.steps[index]))
 
 
-def loss_trajectory(evidence: Evidence) -> Trajectory | None:
-    """The training loss (else the validation loss, else checkpoint losses), smoothed."""
+#: An eval loss with at least this many finite points is the metric the run is judged on.
+MIN_EVAL_POINTS = 4
+
+
+def loss_trajectory(evidence: Evidence, *, prefer_eval: bool = True) -> Trajectory | None:
+    """The loss the run is judged on, smoothed: the eval/val loss where it has at least
+    ``MIN_EVAL_POINTS`` points (the best point and a divergence are about generalisation),
+    else the training loss, else checkpoint losses. ``prefer_eval=False`` gives the
+    training loss first (spikes and progress are training-loss facts)."""
     candidates: list[Series] = []
-    for name in ("loss", "val_loss"):
+    names = ("val_loss", "loss") if prefer_eval else ("loss", "val_loss")
+    for name in names:
         series = evidence.get(name)
-        if series is not None:
-            candidates.append(series)
+        if series is None:
+            continue
+        if name == "val_loss" and prefer_eval and len(series.finite()) < MIN_EVAL_POINTS:
+            continue
+        candidates.append(series)
+    if prefer_eval and not candidates and evidence.get("val_loss") is not None:
+        candidates.append(evidence.series["val_loss"])
     stored = [
         (c.step, c.train_loss) for c in evidence.usable_checkpoints if c.train_loss is not None
     ]
@@ -168,6 +198,10 @@ def loss_trajectory(evidence: Evidence) -> Trajectory | None:
         if len(finite) >= 3:
             steps, values = binned_medians(finite)
             window = WINDOW_BINS if steps.size >= 3 * WINDOW_BINS else 1
+            if series.name == "val_loss":
+                # An eval loss is a mean over a fixed set, logged sparsely: a 5-point median
+                # over 18 evaluations would move its best point by a quarter of the run.
+                window = 3 if steps.size >= 50 else 1
             return Trajectory(series.name, finite, steps, rolling_median(values, window))
     return None
 
@@ -268,6 +302,9 @@ def on_plan_clock(evidence: Evidence, declared: Declared, obs: LrObservations) -
     empty and the LR checks stay silent rather than compare different clocks."""
     steps, values = obs.steps, obs.values
     axis = getattr(evidence, "step_unit", "step")
+    if axis not in ("step", "epoch") or (declared.unit == "step" and axis == "epoch"):
+        # Record order, or epochs against a plan in steps: no common clock to compare on.
+        return LrObservations(steps[:0], values[:0], obs.source)
     if declared.unit == "epoch" and axis != "epoch":
         epochs = evidence.get("epoch")
         if epochs is None or len(epochs) < 2:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unified_prior.doctor.actions import with_actions
 from unified_prior.doctor.analysis import Trajectory
 from unified_prior.doctor.checks import Context, run_checks
 from unified_prior.doctor.checks.checkpoints import best_checkpoint
@@ -20,6 +21,8 @@ from unified_prior.doctor.recommend import Recommendation, recommend
 from unified_prior.errors import InputError
 
 REPORT_VERSION = "1"
+#: Fewer finite loss points than this is "not enough data" to call a run healthy.
+MIN_LOSS_POINTS = 5
 
 
 @dataclass
@@ -38,6 +41,26 @@ class Report:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def status(self) -> str:
+        """``problems`` (a warning or error), ``not enough data`` (too few loss points to
+        judge a trajectory: never called healthy), else ``healthy``."""
+        if any(f.severity in ("error", "warning") for f in self.findings):
+            return "problems"
+        if self.loss_points < MIN_LOSS_POINTS:
+            return "not enough data"
+        return "healthy"
+
+    @property
+    def loss_points(self) -> int:
+        """Finite points of the loss the run is judged on (or of stored checkpoint losses)."""
+        if self.trajectory is not None:
+            return len(self.trajectory.raw)
+        counts = [
+            len(s.finite()) for n in ("loss", "val_loss") if (s := self.evidence.get(n)) is not None
+        ]
+        return max(counts, default=0)
+
+    @property
     def exit_code(self) -> int:
         """1 when any finding is an error, else 0."""
         return 1 if any(f.severity == "error" for f in self.findings) else 0
@@ -53,6 +76,8 @@ class Report:
             "declared_schedule": self.declared.to_dict() if self.declared else None,
             "series": series,
             "best": self.best,
+            "status": self.status,
+            "loss_points": self.loss_points,
             "lr_verdict": self.lr_verdict,
             "inferred_schedule": self.extras.get("inferred_schedule"),
             "resumes": [
@@ -83,6 +108,7 @@ def diagnose(
     findings = run_checks(ctx)
     if script is not None:
         findings.extend(audit_script(script))
+    findings = with_actions(ctx, findings)
     findings.sort(key=lambda f: (SEVERITY_ORDER[f.severity], f.code))
     traj = ctx.trajectory
     chosen, why = best_checkpoint(ctx)

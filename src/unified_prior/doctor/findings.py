@@ -18,6 +18,8 @@ class Finding:
     message: str
     evidence: dict[str, Any] = field(default_factory=dict)
     steps: list[int] = field(default_factory=list)
+    #: What to do about it (warnings and errors); the message ends with it too.
+    action: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -27,6 +29,7 @@ class Finding:
             "message": self.message,
             "evidence": self.evidence,
             "steps": self.steps,
+            "action": self.action,
         }
 
 

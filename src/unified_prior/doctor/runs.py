@@ -27,9 +27,13 @@ from unified_prior.doctor.evidence import Resume, RunInfo, Series
 #: Streams whose values differ by more than this (median relative difference where they
 #: overlap) are different runs.
 AGREE_RTOL = 0.05
+#: A later stream whose loss differs by more than this where it overlaps the other is not
+#: its resumed session (re-logged steps after a resume are close, not equal: other batches).
+CONTINUE_RTOL = 0.25
 #: A stream starting within this share of the other's span from its start "starts together".
 START_TOGETHER = 0.10
 _CLOCKED = ("loss", "val_loss", "lr")
+_CLOCK_RANK = {"step": 2, "epoch": 1, "record": 0}
 
 
 @dataclass
@@ -86,6 +90,18 @@ def relation(group: _Group, series: dict[str, Series], clock: str) -> tuple[str,
     a, b = group.series[common[0]], series[common[0]]
     span = max(int(a.steps[-1] - a.steps[0]), int(b.steps[-1] - b.steps[0]), 1)
     if abs(int(b.steps[0]) - int(a.steps[0])) > START_TOGETHER * span:
+        # One starts later: a resumed session, unless it overlaps the other and its loss
+        # there is another run's (a resume re-logs close to what was logged before).
+        for metric in ("loss", "val_loss"):
+            if metric in series and metric in group.series:
+                off = _disagreement(group.series[metric], series[metric])
+                if off is not None and off > CONTINUE_RTOL:
+                    return "apart", (
+                        f"it overlaps steps {int(b.steps[0]):,}-{int(a.steps[-1]):,} of the "
+                        f"other log and its {metric} differs there by {off:.0%} (median): a "
+                        "different run"
+                    )
+                break
         return "continues", ""
     # Both start together: the same run logged twice agrees; judge on a loss, not the LR
     # (a resume without scheduler state changes the LR, never an unrelated run's loss).
@@ -144,10 +160,11 @@ def group_runs(
     if not groups:
         return [], [], []
 
-    def size(item: tuple[int, _Group]) -> tuple[int, int]:
+    def size(item: tuple[int, _Group]) -> tuple[int, int, int]:
         index, group = item
         points = next((len(group.series[m]) for m in _CLOCKED if m in group.series), 0)
-        return points, index  # most points; on a tie the later (newest) run
+        # Real steps over epochs over record order; then most points; then the newest.
+        return _CLOCK_RANK.get(group.clock, 0), points, index
 
     order = sorted(enumerate(groups), key=size, reverse=True)
     head = order[0][1]

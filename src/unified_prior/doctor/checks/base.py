@@ -33,7 +33,13 @@ class Context:
 
     @cached_property
     def trajectory(self) -> Trajectory | None:
+        """The loss the run is judged on: eval/val where logged enough, else train."""
         return loss_trajectory(self.evidence)
+
+    @cached_property
+    def train_trajectory(self) -> Trajectory | None:
+        """The training loss first (spikes, progress, and overfitting's other half)."""
+        return loss_trajectory(self.evidence, prefer_eval=False)
 
     @cached_property
     def lr(self) -> LrObservations | None:

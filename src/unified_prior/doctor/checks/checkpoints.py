@@ -3,6 +3,9 @@ checkpoint on disk before the divergence (INF001)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from unified_prior.doctor.checks.base import Context, register
 from unified_prior.doctor.evidence import CheckpointInfo
 from unified_prior.doctor.findings import Finding, fmt_step
@@ -74,9 +77,58 @@ def best_checkpoint(ctx: Context) -> tuple[CheckpointInfo | None, str]:
     return result
 
 
+def _recorded(ctx: Context) -> dict[str, Any] | None:
+    from unified_prior.doctor.conventions import Found
+    from unified_prior.doctor.conventions.hf import recorded_best
+
+    if "recorded_best" not in ctx.shared:
+        ctx.shared["recorded_best"] = recorded_best(Found(ctx.evidence))
+    found: dict[str, Any] | None = ctx.shared["recorded_best"]
+    return found
+
+
+def _recorded_finding(ctx: Context, recorded: dict[str, Any]) -> Finding:
+    """INF001 from the HF Trainer's own ``best_model_checkpoint`` (no checkpoint loaded)."""
+    traj = ctx.trajectory
+    step = recorded["step"]
+    parts = [
+        f"The HF Trainer recorded {recorded['path']} as its best checkpoint"
+        + (f" (best_metric {recorded['best_metric']:.4g}" if recorded["best_metric"] else " (")
+        + f", by its metric_for_best_model; from {recorded['source']})."
+    ]
+    if traj is not None and step is not None:
+        parts.append(
+            f"The lowest smoothed {traj.metric} is at step {fmt_step(traj.best_step)}"
+            + (
+                ", the same point."
+                if abs(traj.best_step - step) <= max(1, 0.02 * traj.final_step)
+                else f"; at step {fmt_step(step)} it was {traj.value_at(step):.4g} against "
+                f"{traj.best_loss:.4g}: the Trainer's metric and the loss disagree, so "
+                "choose by the metric you care about."
+            )
+        )
+    return Finding(
+        "INF001",
+        "info",
+        f"best checkpoint (recorded by HF): {Path(recorded['path']).name}",
+        " ".join(parts),
+        {
+            "path": recorded["path"],
+            "step": step,
+            "reason": "best_model_checkpoint recorded by the HF Trainer",
+            "best_metric": recorded["best_metric"],
+            "loss_best_step": traj.best_step if traj is not None else None,
+        },
+        steps=[step] if step is not None else [],
+    )
+
+
 @register("INF001")
 def best_on_disk(ctx: Context) -> list[Finding]:
     chosen, why = best_checkpoint(ctx)
+    recorded = _recorded(ctx)
+    if (chosen is None or chosen.step is None) and recorded is not None:
+        return [_recorded_finding(ctx, recorded)]
     if chosen is None or chosen.step is None:
         return []
     traj = ctx.trajectory

@@ -144,7 +144,7 @@ def _statement(
             f"would still have applied {lo:.3g}–{hi:.3g}× the LR the run used, so a run on the "
             f"declared plan would have trained at nearly the same LR through the {kind}."
             f"{warmup_note} Resuming on the declared plan would give about the same LR again; "
-            "the evidence points to a peak LR too high for this stage of training."
+            "the evidence is consistent with a peak LR too high for this stage of training."
         )
     if hi <= EXPLAINED_RATIO:
         return "could explain", (

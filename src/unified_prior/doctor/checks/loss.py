@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from unified_prior.doctor.analysis import MIN_IMPROVEMENT
+from unified_prior.doctor.analysis import ERROR_RISE_FACTOR, MIN_IMPROVEMENT
 from unified_prior.doctor.checks.base import Context, register
 from unified_prior.doctor.findings import Finding, Severity, fmt_step
 
@@ -24,6 +24,17 @@ PROGRESS_MIN_GAIN = MIN_IMPROVEMENT
 MAX_LISTED_STEPS = 20
 
 
+def _train_kept_falling(ctx: Context) -> tuple[bool, dict[str, float] | None]:
+    """Whether the training loss kept falling (or held) after the eval loss's best point."""
+    traj, train = ctx.trajectory, ctx.train_trajectory
+    if traj is None or train is None or train.metric == traj.metric:
+        return False, None
+    at_best = train.value_at(traj.best_step)
+    end = train.final_loss
+    facts = {"train_at_best": at_best, "train_final": end}
+    return (end <= at_best * 1.05 if at_best > 0 else end <= at_best), facts
+
+
 @register("RUN001")
 def divergence(ctx: Context) -> list[Finding]:
     traj = ctx.trajectory
@@ -35,7 +46,17 @@ def divergence(ctx: Context) -> list[Finding]:
     best, final = traj.best_loss, traj.final_loss
     factor = final / best if best > 0 else float("nan")
     lasted = traj.final_step - onset
-    rise = f"{factor:.1f}× its best" if best > 0 else f"{final - best:+.4g} above its best"
+    rise = (
+        (f"{factor:.1f}× its best" if best > 0 and factor >= 1.95 else f"{factor - 1:+.0%}")
+        if best > 0
+        else f"{final - best:+.4g} above its best"
+    )
+    overfit, train_facts = _train_kept_falling(ctx)
+    severity: Severity = (
+        "error"
+        if (best > 0 and factor >= ERROR_RISE_FACTOR) or (best <= 0 and traj.regained >= 1.0)
+        else "warning"
+    )
     if traj.first_loss > best:
         fell = (
             f"The smoothed {traj.metric} fell from {traj.first_loss:.4g} to its best {best:.4g} "
@@ -55,13 +76,35 @@ def divergence(ctx: Context) -> list[Finding]:
         f"the remaining {fmt_step(lasted)} steps; the highest smoothed value after the best "
         f"was {peak_loss:.4g} at step {fmt_step(peak_step)}."
     )
+    if overfit and train_facts is not None:
+        message += (
+            f" Meanwhile the training loss kept falling ({train_facts['train_at_best']:.4g} "
+            f"at step {fmt_step(traj.best_step)} → {train_facts['train_final']:.4g} at the "
+            "end): consistent with overfitting — the model fits the training data better "
+            "and generalises worse."
+        )
+        title = f"overfitting: {traj.metric} rose {rise} after step {fmt_step(traj.best_step)}"
+    else:
+        if train_facts is not None:
+            message += (
+                f" The training loss rose too ({train_facts['train_at_best']:.4g} → "
+                f"{train_facts['train_final']:.4g}): the optimisation itself diverged."
+            )
+        title = f"{traj.metric} diverged after step {fmt_step(traj.best_step)}"
+    message += (
+        f" Severity {severity}: the end is {factor:.3g}× the best"
+        f" (error from {ERROR_RISE_FACTOR:g}×)."
+        if best > 0
+        else ""
+    )
     return [
         Finding(
             "RUN001",
-            "error",
-            f"{traj.metric} diverged after step {fmt_step(traj.best_step)}",
+            severity,
+            title,
             message,
             evidence={
+                "kind": "overfitting" if overfit else "divergence",
                 "metric": traj.metric,
                 "first_loss": traj.first_loss,
                 "best_step": traj.best_step,
@@ -76,6 +119,7 @@ def divergence(ctx: Context) -> list[Finding]:
                 "rise_factor": factor if best > 0 else None,
                 "regained_fraction": traj.regained,
                 "lasted_steps": lasted,
+                **(train_facts or {}),
                 "smoothing": "bin medians (≤400 bins) + running median of 5 bins",
             },
             steps=[traj.best_step, onset, traj.final_step],
@@ -85,7 +129,7 @@ def divergence(ctx: Context) -> list[Finding]:
 
 @register("RUN002")
 def spikes(ctx: Context) -> list[Finding]:
-    traj = ctx.trajectory
+    traj = ctx.train_trajectory
     if traj is None or len(traj.raw) < 3 * SPIKE_RECOVERY_POINTS:
         return []
     steps, values = traj.raw.steps, traj.raw.values
@@ -170,8 +214,9 @@ def non_finite(ctx: Context) -> list[Finding]:
 
 @register("RUN004")
 def no_progress(ctx: Context) -> list[Finding]:
-    traj = ctx.trajectory
-    if traj is None or len(traj.raw) < 10 or traj.diverged:
+    traj = ctx.train_trajectory
+    judged = ctx.trajectory
+    if traj is None or len(traj.raw) < 10 or traj.diverged or (judged and judged.diverged):
         return []
     first, best = traj.first_loss, traj.best_loss
     gain = (first - best) / abs(first) if first != 0 else 0.0

@@ -298,9 +298,9 @@ def schedule_not_applied(ctx: Context) -> list[Finding]:
         )
         evidence["checkpoints_without_scheduler"] = [c.path.name for c in verdict.no_scheduler]
     message += (
-        " Nothing changed the LR after the optimizer was built: the schedule is "
-        "configured but not wired into the loop (`uprior audit` on the script shows "
-        "where)."
+        " Nothing changed the LR after the optimizer was built: consistent with a schedule "
+        "that is configured but not wired into the loop (`uprior audit` on the script "
+        "shows where)."
         if verdict.kind == "constant"
         else ""
     )
@@ -329,13 +329,13 @@ def constant_factor(ctx: Context) -> list[Finding]:
         k = round(factor if ahead else 1 / factor)
         accum = declared.grad_accum_steps
         why = (
-            f"; the run declares grad_accum_steps={accum}: the scheduler was stepped once per "
-            "micro-batch instead of once per optimizer update"
+            f"; the run declares grad_accum_steps={accum}: consistent with a scheduler stepped "
+            "once per micro-batch instead of once per optimizer update"
             if ahead and accum == k
-            else ": a scheduler stepped once per micro-batch (gradient accumulation) or counted "
-            "in the wrong unit does this"
+            else ": consistent with a scheduler stepped once per micro-batch (gradient "
+            "accumulation) or counted in the wrong unit"
             if ahead
-            else ": a scheduler stepped every few updates (or per epoch) does this"
+            else ": consistent with a scheduler stepped every few updates (or per epoch)"
         )
         step = int(obs.steps[len(obs) // 2])
         warmup = declared.plan.segments[0].spec.warmup_steps
@@ -429,8 +429,8 @@ def resume_jump(ctx: Context) -> list[Finding]:
             f"({verdict.fit_share:.0%} of {after.size} later observations match the plan "
             f"shifted by {fmt_step(resume)}): the warmup of {fmt_step(warm)} steps ran "
             f"a second time. The plan says {fmt_lr(declared.plan.lr_at(first_after))} "
-            f"there. The scheduler state was not restored (or was rebuilt after loading "
-            "the optimizer)."
+            f"there. This is consistent with a scheduler state that was not restored (or a "
+            "scheduler rebuilt after loading the optimizer)."
         )
         title = f"warmup restarted at the resume at step {fmt_step(resume)}"
     else:

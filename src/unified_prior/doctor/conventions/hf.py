@@ -44,6 +44,12 @@ _CARD_KEYS = {
 }
 
 
+#: Keys only ``TrainingArguments`` has together with ``lr_scheduler_type``.
+_TRAINING_ARGS_KEYS = frozenset(
+    {"per_device_train_batch_size", "warmup_ratio", "gradient_accumulation_steps", "logging_steps"}
+)
+
+
 def parse_model_card(text: str) -> dict[str, Any]:
     """The ``- key: value`` list under the card's "Training hyperparameters"."""
     if _CARD_MARK not in text:
@@ -76,6 +82,7 @@ class HfTrainer(Convention):
     def detect(self, found: Found) -> bool:
         return bool(
             any(p.name == "trainer_state.json" for p in found.input_files)
+            or any("lr_scheduler_type" in data for _, data in found.evidence.configs)
             or found.files("training_args.json")
             or self._card(found)
         )
@@ -102,6 +109,14 @@ class HfTrainer(Convention):
             args = dict(data)
             sources.append(str(path))
             break
+        if not args:
+            # A printed ``TrainingArguments(...)`` (stdout saved beside the run) that the text
+            # reader parsed into a config.
+            for source, data in found.evidence.configs:
+                if "lr_scheduler_type" in data and _TRAINING_ARGS_KEYS & set(data):
+                    args = dict(data)
+                    sources.append(f"{source} (printed TrainingArguments)")
+                    break
         card = self._card(found)
         if card is not None:
             for key, value in card[1].items():
@@ -175,4 +190,27 @@ def _spec(
         floor = number(kwargs, "min_lr_ratio") or 0.0
         values = {**warm, "decay_fraction": fraction, "decay_shape": shape, "min_lr_ratio": floor}
         return WSDSpec, values, "wsd"
+    return None
+
+
+_CHECKPOINT_STEP = re.compile(r"checkpoint-(\d+)\b")
+
+
+def recorded_best(found: Found) -> dict[str, Any] | None:
+    """The best checkpoint the HF Trainer recorded (``best_model_checkpoint``, by its
+    ``metric_for_best_model``), with its step; None when none was recorded."""
+    candidates = list(found.mappings("trainer_state.json"))
+    candidates += [(Path(s), d) for s, d in found.evidence.configs if "best_model_checkpoint" in d]
+    for path, data in candidates:
+        best = data.get("best_model_checkpoint")
+        if not isinstance(best, str) or not best.strip():
+            continue
+        match = _CHECKPOINT_STEP.search(best)
+        metric = number(data, "best_metric")
+        return {
+            "path": best,
+            "step": int(match.group(1)) if match else None,
+            "best_metric": metric,
+            "source": str(path),
+        }
     return None

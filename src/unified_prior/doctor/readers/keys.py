@@ -146,6 +146,9 @@ _OTHER = KeyKind(None, "other")
 def classify(raw: str) -> KeyKind:
     """Classify one key; see the module docstring for the rules."""
     key = raw.strip().strip("'\"").lower()
+    if " - " in key:
+        # W&B's chart export names a column "RUN NAME - metric" (and "… - metric__MIN").
+        key = key.rsplit(" - ", 1)[1].strip()
     if not key:
         return _OTHER
     if key in STEP_KEYS or key.replace(" ", "_") in STEP_KEYS:

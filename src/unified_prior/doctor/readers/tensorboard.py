@@ -27,7 +27,7 @@ import numpy as np
 from unified_prior.doctor.evidence import Resume, Sink
 from unified_prior.doctor.readers.base import Reader, ReadStats, register
 from unified_prior.doctor.readers.jsonl import read_bytes
-from unified_prior.doctor.readers.keys import layout
+from unified_prior.doctor.readers.keys import classify, layout
 
 _DT_FLOAT, _DT_DOUBLE = 1, 2
 _CREATED = re.compile(r"tfevents\.(\d+)")
@@ -130,6 +130,16 @@ def read_scalars(data: bytes) -> tuple[dict[str, tuple[array[int], array[float]]
     return tags, skipped, note
 
 
+def _first_log(chosen: dict[str, tuple[np.ndarray, np.ndarray]], first: int) -> bool:
+    """Whether ``first`` is just the first logging interval (HF logs first at step
+    ``logging_steps``): the series' first step is no more than its spacing."""
+    for metric in ("loss", "lr", "val_loss"):
+        steps = chosen.get(metric, (np.empty(0, np.int64),))[0]
+        if steps.size >= 2:
+            return first <= int(steps[1] - steps[0])
+    return False
+
+
 def _newest(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(steps, kind="stable")
     steps, values = steps[order], values[order]
@@ -177,10 +187,13 @@ class TensorBoardReader(Reader):
             known = sink.first_step(stream)
             if known is not None and first <= known:
                 sink.start_run(stream, first)  # the folder holds another run from the start
-            elif first > 0:
-                # A later event file of the same run that starts mid-way: a resumed session.
+            elif known is not None or (first > 0 and not _first_log(chosen, first)):
+                # A later event file of the same run, or one that starts mid-way: a resumed
+                # session.
                 sink.resumes.append(Resume(first, stream))
                 sink.new_session(stream)
+        if any(kind.yolo for kind in (classify(k) for k in plan.main.values())):
+            sink.set_clock(stream, "epoch")  # YOLO logs to TensorBoard once per epoch
         for metric, (steps, values) in chosen.items():
             sink.extend(metric, steps, values, stream)
         for key in plan.other:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from unified_prior.doctor.evidence import as_float, as_step
-from unified_prior.doctor.readers.keys import classify, pick_record
+from unified_prior.doctor.readers.keys import classify, layout, pick_record
 
 PREFIX = re.compile(
     r"^\s*\[?\d{4}[-/]\d{2}[-/]\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?\]?"
@@ -24,10 +24,13 @@ NUMBER = (
     r"[-+]?(?:\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
     r"|[-+]?(?:nan|NaN|NAN|inf|Inf|INF|Infinity|infinity)\b"
 )
-PAIR = re.compile(
-    r"(?P<key>[A-Za-z_][A-Za-z0-9_/.\-@]*(?: [A-Za-z_][A-Za-z0-9_/.\-@]*){0,3}?)"
-    r"\s*(?:=|:|\s)\s*\[?(?P<num>" + NUMBER + r")"
-)
+#: A number not glued to a word (``lr0``, ``e2e`` are names). Keys are found by looking back
+#: from each number, which stays linear in the line; a regex matching "words then a number"
+#: backtracks on every start position and took seconds on long config lines.
+_NUM = re.compile(r"(?<![\w.])(?:" + NUMBER + r")")
+_KEY_CUT = re.compile(r"[,|;()\]}{]")
+#: At most this many words before a number make its key.
+KEY_WORDS = 4
 _DICT = re.compile(r"\{.*\}")
 #: torchvision/DETR ``MetricLogger``: "Epoch: [3]  [ 10/128]  eta: … lr: 0.1  loss: 2.3 (2.4)".
 METRIC_LOGGER = re.compile(r"^\s*Epoch:\s*\[(\d+)\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
@@ -105,19 +108,26 @@ def python_dict(body: str) -> Line | None:
         return None
     step, epoch, metrics, other = pick_record(value)
     if not metrics and not other:
-        return None
+        # HF's closing summary ({'train_runtime': …, 'train_loss': mean}) is not an interval.
+        return (
+            Line(form="skip")
+            if layout(tuple(k for k in value if isinstance(k, str))).summary
+            else None
+        )
     return Line(step, epoch, metrics, other, "dict")
 
 
 def _metric_key(key: str) -> str | None:
     """Try the key, then drop leading words: ``INFO Training Loss`` → ``Training Loss``.
-    A clock word must be the whole key (``time s`` is not the step ``s``)."""
+    A two-letter clock must be the whole key (``time s`` is not the step ``s``)."""
     words = key.split()
     for start in range(len(words)):
         name = " ".join(words[start:])
         kind = classify(name)
-        if kind.metric is None or (kind.metric in ("step", "epoch") and start > 0):
+        if kind.metric is None:
             continue
+        if kind.metric in ("step", "epoch") and len(name) <= 2 and start > 0:
+            continue  # "s", "it", "ep" only as the whole key
         return name
     return None
 
@@ -127,17 +137,25 @@ def pairs(body: str) -> Line:
     found: dict[str, str] = {}
     step: int | None = None
     epoch: float | None = None
-    for pair in PAIR.finditer(body):
-        key = _metric_key(pair.group("key"))
+    last_end = 0
+    for number in _NUM.finditer(body):
+        before = body[max(last_end, number.start() - 120) : number.start()]
+        last_end = number.end()
+        head = before.rstrip(" \t=:[")
+        if not head or head == before:
+            continue  # "1/100", "x(3": the number is not right after a key
+        raw = _KEY_CUT.split(head)[-1].split()[-KEY_WORDS:]
+        key = _metric_key(" ".join(raw)) if raw else None
         if key is None:
             continue
         kind = classify(key)
+        text = number.group(0)
         if kind.metric == "step":
-            step = step if step is not None else as_step(pair.group("num"))
+            step = step if step is not None else as_step(text)
         elif kind.metric == "epoch":
-            epoch = epoch if epoch is not None else as_float(pair.group("num"))
+            epoch = epoch if epoch is not None else as_float(text)
         elif key not in found:
-            found[key] = pair.group("num")
+            found[key] = text
     _, _, metrics, _ = pick_record(found)
     if "loss" in metrics and "val_loss" not in metrics and _EVAL_CONTEXT.search(body):
         # fairseq "valid on 'valid' subset | loss 8.1", "Validation: loss 0.5"

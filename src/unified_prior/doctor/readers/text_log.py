@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from unified_prior.doctor.evidence import Sink
+from unified_prior.doctor.evidence import Sink, as_float
 from unified_prior.doctor.readers.base import Reader, ReadStats, register, text_lines
 from unified_prior.doctor.readers.csv_log import CLOCK_NOTES, is_header, read_table_text
 from unified_prior.doctor.readers.table import emit_table
@@ -46,16 +46,31 @@ _HF_METRICS_TITLE = re.compile(r"^\*{5}\s.*\bmetrics\s\*{5}$")
 _HF_METRICS_ROW = re.compile(r"^\w[\w ]*?\s*=\s*\S+$")
 
 
+_NAME = re.compile(r"^[A-Za-z_][\w/.\-()@:]*$")
+
+
 def _table_text(path: Path) -> tuple[str, str] | None:
-    """(text, delimiter) when the file is a delimited table with a header line."""
-    head = ""
+    """(text, delimiter) when the file is a delimited table: a header line of names, one
+    of which is a metric, over a row of as many cells, mostly numbers."""
+    head: list[str] = []
     for line in text_lines(path):
         if line.strip():
-            head = line
-            break
+            head.append(line)
+            if len(head) == 2:
+                break
+    if len(head) < 2:
+        return None
     for delimiter in ("\t", ","):
-        cells = [c.strip() for c in head.split(delimiter)]
-        if len(cells) >= 2 and is_header(cells) and all(c and " " not in c.strip() for c in cells):
+        cells = [c.strip() for c in head[0].split(delimiter)]
+        row = [c.strip() for c in head[1].split(delimiter)]
+        numbers = sum(as_float(c) is not None for c in row)
+        if (
+            len(cells) >= 2
+            and len(row) == len(cells)
+            and numbers * 2 >= len(row)
+            and all(_NAME.match(c) for c in cells)
+            and is_header(cells)
+        ):
             return "".join(text_lines(path)), delimiter
     return None
 

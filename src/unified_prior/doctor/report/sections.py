@@ -47,6 +47,11 @@ def headline(report: Report) -> str:
     errors = sum(f.severity == "error" for f in report.findings)
     warnings = sum(f.severity == "warning" for f in report.findings)
     if not errors and not warnings:
+        if report.status == "not enough data":
+            return (
+                f"Not enough data: {report.loss_points} finite loss point(s); at least "
+                "5 are needed to judge the trajectory, so this run is not called healthy."
+            )
         return "Healthy: no warning or error."
     top = next(f for f in report.findings if f.severity in ("error", "warning"))
     return f"{errors} error(s), {warnings} warning(s). First: {top.code} {top.title}."
