@@ -2,7 +2,7 @@
 
     python bench/doctor_corpus.py CASES.tsv DIR [--uprior [LABEL=]PATH ...] [--peers VENV]
                                   [--timeout-s N] [--only ID] [--reuse-peers OLD.json]
-                                  [--json | --md]
+                                  [--json | --md] [--load OLD.json]
 
 CASES.tsv is a case list in the format of ``shared/corpus/doctor-dev.tsv``: tab-separated
 ``case, repo, paths (comma-separated), commit, expected, quiet, truth`` and an optional 8th
@@ -384,10 +384,32 @@ def print_table(results: list[dict[str, Any]], markdown: bool) -> None:
         print("|" + "---|" * len(head))
         for row in rows:
             print("| " + " | ".join(row) + " |")
-        return
-    widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
-    for row in [head, *rows]:
-        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    else:
+        widths = [max(len(str(x[i])) for x in [head, *rows]) for i in range(len(head))]
+        for row in [head, *rows]:
+            print("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+    print_behind_peers(results)
+
+
+def print_behind_peers(results: list[dict[str, Any]]) -> None:
+    """The Must-show asks the doctor to be right at least as often as the best peer on every
+    log: name each log where some peer is right and a doctor build is not."""
+    for r0 in results[:1]:
+        for i, own in enumerate(r0["outcomes"]):
+            if not own.get("doctor"):
+                continue
+            behind = []
+            for r in results:
+                if r["outcomes"][i]["right"]:
+                    continue
+                peers = [o["tool"] for o in r["outcomes"] if not o.get("doctor") and o["right"]]
+                if peers:
+                    behind.append(f"{r['case']['case']} ({', '.join(peers)})")
+            print(
+                f"\n{own['tool']}: behind a peer on {len(behind)} log(s)"
+                + (": " if behind else "")
+                + "; ".join(behind)
+            )
 
 
 def cell(o: dict[str, Any]) -> str:
@@ -420,10 +442,18 @@ def main() -> int:
         "running them again (they are judged again by the current case list)",
     )
     parser.add_argument("--only", action="append", help="only this case id (repeatable)")
+    parser.add_argument(
+        "--load",
+        type=Path,
+        help="print the table of an earlier --json output instead of running anything",
+    )
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print the full results as JSON")
     fmt.add_argument("--md", action="store_true", help="print the table as Markdown")
     args = parser.parse_args()
+    if args.load is not None:
+        print_table(json.loads(args.load.read_text()), args.md)
+        return 0
     if not args.cases.is_file():
         print(f"doctor_corpus: {args.cases}: no such case list", file=sys.stderr)
         return 2
