@@ -1,8 +1,9 @@
 """``uprior demo``: the main job end to end on the bundled sample data.
 
 Builds tiles from scikit-image's sample images, trains the tiny prior of
-``configs/demo.toml`` on CPU, evaluates it with fixed noise, plots the run and ends with the
-doctor's report on it — the same path a production run takes, small enough for 2 cores.
+``configs/demo.toml`` on CPU, evaluates it with fixed noise, plots the run, draws samples
+from the prior and restores a noisy val tile with it, and ends with the doctor's report on
+the run — the same path a production run takes, small enough for 2 cores.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class DemoResult:
     plots: list[Path]
     report_dir: Path | None
     report_exit_code: int | None
+    sample_grids: list[Path]
+    restoration_figure: Path | None
 
 
 def demo_config_path() -> Path:
@@ -56,6 +59,13 @@ def run_demo(out: Path, *, overrides: list[str] | None = None) -> DemoResult:
     report = diagnose([run_dir])
     write_reports(report, run_dir / "report")
     best = run_dir / "checkpoints" / "best.pt"
+    # Use the prior: a sample grid per domain and one restoration figure, from the EMA
+    # weights the run ends with (its last checkpoint).
+    from unified_prior.prior.figures import write_demo_figures
+    from unified_prior.train.checkpoint import list_checkpoints
+
+    saved = list_checkpoints(run_dir / "checkpoints")
+    figures = write_demo_figures(saved[-1][1], data_dir, run_dir / "prior") if saved else None
     return DemoResult(
         run_dir=run_dir,
         best_checkpoint=best if best.exists() and result.best_step is not None else None,
@@ -64,4 +74,6 @@ def run_demo(out: Path, *, overrides: list[str] | None = None) -> DemoResult:
         plots=plots,
         report_dir=run_dir / "report",
         report_exit_code=report.exit_code,
+        sample_grids=figures.sample_grids if figures else [],
+        restoration_figure=figures.restoration if figures else None,
     )

@@ -29,6 +29,8 @@ def demo(
         f"{result.last_val_loss:.4f} at the end ({drop:.0%} lower)"
     )
     typer.echo(f"plots:           {', '.join(str(p) for p in result.plots)}")
+    typer.echo(f"samples:         {', '.join(str(p) for p in result.sample_grids)}")
+    typer.echo(f"restoration:     {result.restoration_figure}")
     if result.report_dir is not None:
         typer.echo(f"doctor's report: {result.report_dir / 'report.md'} (and .html, .json)")
 
