@@ -184,7 +184,12 @@ def test_clip_and_accumulation_applied_silence_opt(audit) -> None:
         '                    model.parameters(), config["gradient_clip_norm"]\n'
         "                )\n"
         '                if (step + 1) % config["gradient_accumulation_steps"] == 0:\n'
-        "                    optimizer.step()\n",
+        "                    optimizer.step()\n"
+        "                    optimizer.zero_grad()\n",
+    )
+    text = text.replace(
+        "        for batch in loader:\n            optimizer.zero_grad()\n",
+        "        for batch in loader:\n",
     )
     codes = {f.code for f in audit(text)}
     assert "OPT001" not in codes and "OPT002" not in codes

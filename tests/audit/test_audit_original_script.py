@@ -147,7 +147,8 @@ def test_both_schedulers_stepped_in_one_update_is_sch004(audit) -> None:
         pytest.param(
             "            optimizer.step()\n",
             "            if (step + 1) % config['gradient_accumulation_steps'] == 0:\n"
-            "                optimizer.step()\n",
+            "                optimizer.step()\n"
+            "                optimizer.zero_grad()\n",
             "OPT001",
             id="accumulation-applied",
         ),
@@ -166,6 +167,13 @@ def test_each_repair_removes_its_finding(audit, old: str, new: str, gone: str) -
     """Applying one key makes exactly that rule fall silent (the rules are not just noise)."""
     assert ORIGINAL.count(old) == 1
     before = {f.code for f in audit(ORIGINAL)}
-    after = {f.code for f in audit(ORIGINAL.replace(old, new))}
+    # Gradients are cleared only after the (possibly gated) step, not on every batch.
+    repaired = ORIGINAL.replace("            optimizer.zero_grad()\n", "", 1).replace(old, new)
+    if "zero_grad" not in new:
+        repaired = repaired.replace(
+            "            optimizer.step()\n",
+            "            optimizer.step()\n            optimizer.zero_grad()\n",
+        )
+    after = {f.code for f in audit(repaired)}
     assert gone in before and gone not in after
     assert "SCH001" in after  # the schedule is still missing

@@ -248,6 +248,47 @@ SHAPES = [
     ),
     pytest.param(
         """
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        for i, batch in enumerate(loader):
+            optimizer.zero_grad()
+            (model(batch) / args.accum_steps).backward()
+            if (i + 1) % args.accum_steps == 0:
+                optimizer.step()
+        """,
+        {"OPT001"},
+        set(),
+        id="zero-grad-on-every-micro-batch",
+    ),
+    pytest.param(
+        """
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        for it, batch in enumerate(loader):
+            update = it % args.grad_cum == args.grad_cum - 1
+            if update:
+                optimizer.zero_grad()
+            (model(batch) / args.grad_cum).backward()
+            if update:
+                optimizer.step()
+        """,
+        {"OPT001"},
+        set(),
+        id="zero-grad-at-the-boundary-before-the-last-backward",
+    ),
+    pytest.param(
+        """
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        for it, batch in enumerate(loader):
+            (model(batch) / args.grad_cum).backward()
+            if it % args.grad_cum == args.grad_cum - 1:
+                optimizer.step()
+                optimizer.zero_grad()
+        """,
+        set(),
+        {"OPT001"},
+        id="zero-grad-after-the-gated-step-is-correct",
+    ),
+    pytest.param(
+        """
         def train(model, loader, grad_accum_steps=4):
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             for batch in loader:

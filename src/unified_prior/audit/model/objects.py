@@ -358,11 +358,32 @@ class Objects(Flows):
         return out
 
     def accumulation_guard(self, branches: tuple[tuple[ast.If, str], ...]) -> ast.If | None:
-        """The innermost ``if`` that looks like an accumulation boundary test."""
+        """The innermost ``if`` that looks like an accumulation boundary test: a ``%`` or an
+        accumulation word, in the test or in the one assignment of a name it tests
+        (``update_grad = it % accum == accum - 1``; ``if update_grad:``)."""
         for node, _ in reversed(branches):
-            test = node.test
-            if any(isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mod) for n in ast.walk(test)):
-                return node
-            if any(ACCUM_TOKEN.search(t) for t in tokens(test)):
-                return node
+            tests: list[ast.AST] = [node.test]
+            for name in ast.walk(node.test):
+                if isinstance(name, ast.Name):
+                    tests.extend(self._bound_values(name))
+            for test in tests:
+                if any(
+                    isinstance(n, ast.BinOp) and isinstance(n.op, ast.Mod) for n in ast.walk(test)
+                ):
+                    return node
+                if any(ACCUM_TOKEN.search(t) for t in tokens(test)):
+                    return node
         return None
+
+    def _bound_values(self, name: ast.Name) -> list[ast.AST]:
+        """The value of the single assignment to ``name``'s variable ([] if not exactly one)."""
+        sym = self.symbol(name)
+        values: list[ast.AST] = [
+            a.value
+            for a in self.of_type(ast.Assign)
+            if len(a.targets) == 1
+            and isinstance(a.targets[0], ast.Name)
+            and a.targets[0].id == name.id
+            and self.symbol(a.targets[0]) == sym
+        ]
+        return values if len(values) == 1 else []

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from unified_prior.audit.claims.values import fmt_value, is_unknown
 from unified_prior.audit.finding import Finding
+from unified_prior.audit.model.tree import Control
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import ACCUMULATION, claims, read_only_in_logs, unapplied
 from unified_prior.audit.script import ScriptFacts
+
+
+def _exclusive(a: Control, b: Control) -> bool:
+    """The two sit on opposite sides of one ``if``: they never run in the same iteration."""
+    sides = {id(node): side for node, side in a.branches}
+    return any(id(node) in sides and sides[id(node)] != side for node, side in b.branches)
 
 
 @register
@@ -19,6 +27,10 @@ class AccumulationNotApplied(Rule):
     any call): every batch ends in ``optimizer.step()``, so the effective batch and the
     update count differ from the claim by N. Severity *error*: the schedule's clock and the
     batch size both differ from the configuration.
+
+    Second shape: the optimizer steps under an accumulation boundary test, but
+    ``zero_grad()`` runs on every micro-batch, outside any such test: the gradients are
+    cleared before they can add up, so each update sees one micro-batch.
 
     Silent under frameworks that accumulate for the script (HF ``Trainer``, Lightning,
     ``accelerator.accumulate``, DeepSpeed) and when an optimizer step sits under a
@@ -31,6 +43,7 @@ class AccumulationNotApplied(Rule):
     summary = "gradient accumulation configured, optimizer steps every batch"
 
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
+        yield from self._cleared_every_micro_batch(facts)
         keys = [
             k
             for k in unapplied(claims(facts, ACCUMULATION))
@@ -61,3 +74,71 @@ class AccumulationNotApplied(Rule):
             f"scheduler) only when (micro_step + 1) % {key.key} == 0"
         )
         yield self.finding(facts, key.node, message, fix, related=(step_call, loop))
+
+    def _cleared_every_micro_batch(self, facts: ScriptFacts) -> Iterator[Finding]:
+        if facts.frameworks:
+            return
+        for step_call, opt_expr in facts.optimizer_steps():
+            ctl = facts.control(step_call)
+            guard = facts.accumulation_guard(ctl.branches)
+            if guard is None or not ctl.loops:
+                continue
+            name = facts.text(opt_expr)
+            for call in facts.calls:
+                func = call.func
+                if not (
+                    isinstance(func, ast.Attribute)
+                    and func.attr == "zero_grad"
+                    and facts.text(func.value) == name
+                ):
+                    continue
+                zctl = facts.control(call)
+                if zctl.scope is not ctl.scope or zctl.loops[-1:] != ctl.loops[-1:]:
+                    continue
+                if _exclusive(zctl, ctl):
+                    continue  # ``if amp: ...zero_grad() else: ...step()``: never both
+                if facts.accumulation_guard(zctl.branches) is not None:
+                    late = self._before_last_backward(facts, call, step_call, ctl)
+                    if late is None:
+                        continue
+                    bl, bc = facts.pos(late)
+                    message = (
+                        f"{facts.text(call.func)}() runs at the accumulation boundary before "
+                        f"the backward at {bl}:{bc}, so {facts.text(step_call.func)}() sees only "
+                        "the last micro-batch's gradients: the earlier ones are cleared"
+                    )
+                    fix = f"call {name}.zero_grad() right after {name}.step(), not before backward"
+                    yield self.finding(facts, call, message, fix, related=(late, step_call))
+                    return
+                gl, gc = facts.pos(guard)
+                message = (
+                    f"{facts.text(call.func)}() runs on every micro-batch, but "
+                    f"{facts.text(step_call.func)}() runs only under the accumulation test at "
+                    f"{gl}:{gc}: the gradients are cleared before they add up, so each update "
+                    "uses one micro-batch"
+                )
+                fix = (
+                    f"call {name}.zero_grad() only right after {name}.step(), inside the "
+                    "same accumulation branch"
+                )
+                yield self.finding(facts, call, message, fix, related=(step_call, guard))
+                return
+
+    @staticmethod
+    def _before_last_backward(
+        facts: ScriptFacts, zero: ast.Call, step: ast.Call, ctl: Control
+    ) -> ast.Call | None:
+        """A ``backward()`` that runs on every micro-batch between ``zero`` and ``step``."""
+        for call in facts.calls:
+            if not (isinstance(call.func, ast.Attribute) and call.func.attr == "backward"):
+                continue
+            bctl = facts.control(call)
+            if bctl.scope is not ctl.scope or bctl.loops[-1:] != ctl.loops[-1:]:
+                continue
+            if facts.accumulation_guard(bctl.branches) is not None:
+                continue
+            if _exclusive(bctl, ctl) or _exclusive(bctl, facts.control(zero)):
+                continue
+            if zero.lineno < call.lineno < step.lineno:
+                return call
+        return None
