@@ -360,3 +360,17 @@ def test_timm_train_lines(tmp_path: Path) -> None:
     ev = read_inputs([log])
     assert _series(ev, "loss") == {0: 6.95, 100: 6.9, 1251: 6.7}
     assert _series(ev, "lr")[1251] == 2e-4
+
+
+def test_jsonl_non_finite_values_as_strings_or_bare_tokens(tmp_path: Path) -> None:
+    # Our trainer writes NaN/inf as strings, other loggers bare NaN/Infinity; pyarrow refuses
+    # both, so they are parsed through stand-ins (jsonl._stand_in) and must come back exact.
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(
+        '{"step": 1, "loss": 2.5, "lr": 0.001}\n{"step": 2, "loss": "nan", "lr": 0.001}\n'
+        '{"step": 3, "loss": "inf", "lr": 0.001}\n{"step": 4, "loss": -Infinity, "lr": NaN}\n'
+    )
+    ev = read_inputs([path])
+    loss = _series(ev, "loss")
+    assert loss[1] == 2.5 and np.isnan(loss[2]) and loss[3] == np.inf and loss[4] == -np.inf
+    assert np.isnan(_series(ev, "lr")[4]) and ev.inputs[0].skipped == 0
