@@ -50,10 +50,8 @@ _NAN_STAND_IN = float(np.nextafter(_MAX, 0))
 
 def _stand_in(match: re.Match[bytes]) -> bytes:
     token = (match.group(2) or match.group(3)).lower()
-    if token.endswith(b"nan"):
-        number = _NAN_STAND_IN
-    else:
-        number = -_MAX if token.startswith(b"-") else _MAX
+    signed = -_MAX if token.startswith(b"-") else _MAX
+    number = _NAN_STAND_IN if token.endswith(b"nan") else signed
     return match.group(1) + repr(number).encode()
 
 
