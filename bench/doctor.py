@@ -10,8 +10,10 @@ might try instead.
      by ``torch.utils.tensorboard.SummaryWriter``), analysed by ``diagnose()`` against
      tensorboard's ``EventAccumulator(path, size_guidance={'scalars': 0}).Reload()`` (every
      point kept, as the doctor does) loading the same file.
-   Each timing is the best of ``--repeat`` runs in this process; the ratio printed is
-   ``doctor / baseline`` (below 1: the doctor is faster).
+   Each timing is the best of ``--repeat`` runs in this process; the ratios printed are
+   ``doctor / baseline`` (below 1: the doctor is faster), for the readers alone
+   (``read_inputs``: pyarrow for JSONL, our TFRecord framing + CRC-32C + the ``Event`` proto
+   for event files) and for the whole ``diagnose()``.
 
 2. Peers. The original run is re-created (a text log in its format, loss 6.0 → 0.06 at 25K →
    6.74 at 90K; ``config.json`` declaring cosine, 20K warmup, 1e-4, 450K steps; checkpoints
@@ -54,6 +56,7 @@ from typing import Any
 import numpy as np
 
 from unified_prior.doctor import Report, diagnose
+from unified_prior.doctor.readers import read_inputs
 from unified_prior.schedules import Plan, spec_from_dict
 from unified_prior.schedules.plan import Segment
 
@@ -191,13 +194,17 @@ def speed(work: Path, lines: int, scalars: int, repeat: int, venv: Path | None) 
         f"{jsonl.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - started:.1f} s"
     )
     base_s, count = best_of(repeat, lambda: json_lines_baseline(jsonl))
+    read_s, evidence = best_of(repeat, lambda: read_inputs([jsonl]))
     doctor_s, report = best_of(repeat, lambda: diagnose([jsonl]))
     assert count == lines
+    assert len(evidence.series["loss"]) == train_steps, len(evidence.series["loss"])
     print(f"  baseline json.loads per line : {base_s:8.2f} s")
+    print(f"  doctor readers (read_inputs) : {read_s:8.2f} s  ({lines / read_s:,.0f} lines/s)")
     print(
         f"  uprior doctor diagnose()     : {doctor_s:8.2f} s  "
         f"({lines / doctor_s:,.0f} lines/s; findings: {codes(report)})"
     )
+    print(f"  ratio readers / json.loads   : {read_s / base_s:8.2f}")
     print(f"  ratio doctor / json.loads    : {doctor_s / base_s:8.2f}")
     peer_speed(venv, jsonl, doctor_s, repeat)
 
@@ -209,6 +216,7 @@ def speed(work: Path, lines: int, scalars: int, repeat: int, venv: Path | None) 
         f"{event_file.stat().st_size / 2**20:.1f} MiB in {time.perf_counter() - started:.1f} s"
     )
     ea_s, per_tag = best_of(repeat, lambda: event_accumulator_baseline(event_file))
+    read_s, _ = best_of(repeat, lambda: read_inputs([event_file]))
     doctor_s, report = best_of(repeat, lambda: diagnose([event_file]))
     loaded = sum(per_tag.values())
     read = len(report.evidence.series["loss"]) + len(report.evidence.series["lr"])
@@ -218,6 +226,8 @@ def speed(work: Path, lines: int, scalars: int, repeat: int, venv: Path | None) 
         f"  uprior doctor diagnose()     : {doctor_s:8.2f} s  "
         f"({scalars / doctor_s:,.0f} scalars/s; findings: {codes(report)})"
     )
+    print(f"  doctor readers (read_inputs) : {read_s:8.2f} s  ({scalars / read_s:,.0f} scalars/s)")
+    print(f"  ratio readers / EventAccumulator : {read_s / ea_s:.2f}")
     print(f"  ratio doctor / EventAccumulator : {doctor_s / ea_s:.2f}")
     peer_speed(venv, event_file, doctor_s, repeat)
 

@@ -265,7 +265,7 @@ def test_metric_logger_lines_make_a_global_step(tmp_path: Path) -> None:
         "epochs": 300,
         "lr_drop": 200,
     }
-    assert "MetricLogger" in ev.inputs[0].note
+    assert "epoch × iterations" in ev.inputs[0].note
 
 
 def test_fairseq_train_and_valid_lines(tmp_path: Path) -> None:
@@ -316,3 +316,61 @@ def test_wandb_chart_export_csv(tmp_path: Path) -> None:
     ev = read_inputs([path])
     assert _series(ev, "loss") == {0: 2.5, 50: 2.1, 100: 1.9}
     assert "fiery-sun-12 - train/loss__MIN" in ev.other
+
+
+def test_steps_counted_within_each_epoch_become_global(tmp_path: Path) -> None:
+    # The PyTorch tutorial form: the step restarts every epoch; it is not a restarted run.
+    log = tmp_path / "train.log"
+    log.write_text(
+        "".join(
+            f"Epoch [{e}/3], Step [{i}/600], Loss: {2.0 / (e * 600 + i):.6f}\n"
+            for e in (1, 2, 3)
+            for i in (100, 200, 300, 400, 500, 600)
+        )
+    )
+    ev = read_inputs([log])
+    loss = ev.series["loss"]
+    assert len(loss) == 18 and not ev.resumes and len(ev.runs) == 1
+    assert loss.steps[0] == 700 and loss.steps[-1] == 2400
+
+
+def test_keras_epoch_line_above_its_progress_lines(tmp_path: Path) -> None:
+    log = tmp_path / "keras.log"
+    log.write_text(
+        "Epoch 1/3\n"
+        "100/100 [==============================] - 5s 50ms/step - loss: 0.9 - val_loss: 0.8\n"
+        "Epoch 2/3\n"
+        "100/100 [==============================] - 5s 50ms/step - loss: 0.7 - val_loss: 0.6\n"
+        "Epoch 3/3\n"
+        "100/100 [==============================] - 5s 50ms/step - loss: 0.5 - val_loss: 0.55\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "loss") == {1: 0.9, 2: 0.7, 3: 0.5}
+    assert _series(ev, "val_loss") == {1: 0.8, 2: 0.6, 3: 0.55}
+    assert ev.step_unit == "epoch"
+
+
+def test_timm_train_lines(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text(
+        "Train: 0 [   0/1251 (  0%)]  Loss: 6.950 (6.95)  Time: 2.1s  LR: 1.000e-06  Data: 1.2\n"
+        "Train: 0 [ 100/1251 (  8%)]  Loss: 6.900 (6.92)  Time: 0.3s  LR: 1.000e-06  Data: 0.0\n"
+        "Train: 1 [   0/1251 (  0%)]  Loss: 6.700 (6.70)  Time: 2.0s  LR: 2.000e-04  Data: 1.1\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "loss") == {0: 6.95, 100: 6.9, 1251: 6.7}
+    assert _series(ev, "lr")[1251] == 2e-4
+
+
+def test_jsonl_non_finite_values_as_strings_or_bare_tokens(tmp_path: Path) -> None:
+    # Our trainer writes NaN/inf as strings, other loggers bare NaN/Infinity; pyarrow refuses
+    # both, so they are parsed through stand-ins (jsonl._stand_in) and must come back exact.
+    path = tmp_path / "metrics.jsonl"
+    path.write_text(
+        '{"step": 1, "loss": 2.5, "lr": 0.001}\n{"step": 2, "loss": "nan", "lr": 0.001}\n'
+        '{"step": 3, "loss": "inf", "lr": 0.001}\n{"step": 4, "loss": -Infinity, "lr": NaN}\n'
+    )
+    ev = read_inputs([path])
+    loss = _series(ev, "loss")
+    assert loss[1] == 2.5 and np.isnan(loss[2]) and loss[3] == np.inf and loss[4] == -np.inf
+    assert np.isnan(_series(ev, "lr")[4]) and ev.inputs[0].skipped == 0

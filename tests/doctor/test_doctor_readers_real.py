@@ -46,6 +46,9 @@ def test_yolov5_csv_and_its_event_file_give_the_same_series() -> None:
     assert from_csv.series["lr"].values[0] == pytest.approx(rows[0]["x/lr1"])
     assert "x/lr0" in from_csv.other and "x/lr0" in from_tb.other
     assert from_csv.step_unit == from_tb.step_unit == "epoch"
+    # Given together (the run folder), they are one run logged twice, not two runs.
+    both = read_inputs([folder])
+    assert len(both.runs) == 1 and len(both.series["loss"]) == 40
 
 
 def test_yolov8_parts_summed_and_main_group_lr() -> None:
@@ -170,3 +173,17 @@ def test_an_unreadable_log_says_what_was_tried(tmp_path: Path) -> None:
     message = explain_unreadable(ev)
     assert "notes.txt" in message and "tried 2 lines" in message
     assert "We trained the model" in message and "Epoch 1/10 - Train Loss" in message
+
+
+def test_two_seeds_side_by_side_are_two_runs(tmp_path: Path) -> None:
+    # Two runs of one setup whose losses agree within 2%: folders side by side, both from
+    # step 0, so not one run logged twice.
+    rows = _csv_rows(REAL / "yolov8-fire" / "results.csv")
+    for name, scale in (("seed0", 1.0), ("seed1", 1.02)):
+        folder = tmp_path / name
+        folder.mkdir()
+        lines = ["epoch,train/box_loss,lr/pg1"]
+        lines += [f"{int(r['epoch'])},{r['train/box_loss'] * scale},{r['lr/pg1']}" for r in rows]
+        (folder / "results.csv").write_text("\n".join(lines) + "\n")
+    ev = read_inputs([tmp_path / "seed0", tmp_path / "seed1"])
+    assert len(ev.runs) == 2 and "side by side" in ev.runs[1].reason

@@ -31,6 +31,9 @@ MIN_IMPROVEMENT = 0.10
 MIN_RISE = 0.05
 #: An eval loss that ends this share above its best (and stays there) has diverged.
 EVAL_RISE = 0.2
+#: … and the rise is at least this many times the log's printed resolution (a rise of
+#: 0.0001 in a 4-decimal log is rounding, however large relative to a tiny best).
+EVAL_MIN_DIGITS = 10
 #: Above this factor over the best, a divergence is an error; below, a warning.
 ERROR_RISE_FACTOR = 2.0
 #: Relative tolerance within which an applied LR "is" the plan's.
@@ -117,7 +120,12 @@ class Trajectory:
         best, final, first = self.best_loss, self.final_loss, self.first_loss
         if best > 0 and final < best * (1.0 + MIN_RISE):
             return False  # a few per cent above the best is noise, not a divergence
-        if self.metric == "val_loss" and best > 0 and final >= best * (1.0 + EVAL_RISE):
+        if (
+            self.metric == "val_loss"
+            and best > 0
+            and final >= best * (1.0 + EVAL_RISE)
+            and final - best >= EVAL_MIN_DIGITS * self.resolution
+        ):
             # Generalisation got worse by a fifth and stayed so (the last evaluations, not
             # one bad one): worth saying even when it is a small share of the fall.
             tail = self.smooth[-min(3, self.smooth.size) :]
@@ -136,6 +144,13 @@ class Trajectory:
                 learned and regained >= DIVERGENCE_REGAINED
             )
         return learned and regained >= DIVERGENCE_REGAINED
+
+    @cached_property
+    def resolution(self) -> float:
+        """The smallest step between two logged values: what the log's rounding allows."""
+        diffs = np.abs(np.diff(self.raw.values))
+        diffs = diffs[diffs > 0]
+        return float(diffs.min()) if diffs.size else 0.0
 
     @property
     def regained(self) -> float:

@@ -98,6 +98,14 @@ class Inferred:
         end = max(run_end or 0, self.last_step)
         if self.floor_step <= 0 or self.floor_step >= EARLY_SHARE * end:
             return None
+        # The log must show the LR at its floor (or turning back up) for a while after it got
+        # there: a log that ends while the LR is still falling is an unfinished run.
+        wrapped = any(e.kind == "wrap" for e in self.events)
+        held = self.last_step - self.floor_step
+        if not wrapped and held < max(0.1 * end, 0.25 * self.floor_step):
+            return None
+        if self.floor_lr is not None and self.floor_lr > 0.2 * self.peak_lr:
+            return None  # a floor at a fifth of the peak is a chosen floor, not an end
         return end / self.floor_step
 
     def summary(self) -> str:

@@ -19,6 +19,7 @@ the others are listed in ``Evidence.runs`` with the reason, and a note says so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from unified_prior.doctor.evidence import Resume, RunInfo, Series
 #: Streams whose values differ by more than this (median relative difference where they
 #: overlap) are different runs.
 AGREE_RTOL = 0.05
+#: Copies of one log (a checkpoint's trainer_state.json, a CSV and its event file) agree to
+#: rounding; two runs side by side that agree better than AGREE_RTOL are still two runs.
+IDENTICAL_RTOL = 1e-3
 #: A later stream whose loss differs by more than this where it overlaps the other is not
 #: its resumed session (re-logged steps after a resume are close, not equal: other batches).
 CONTINUE_RTOL = 0.25
@@ -80,7 +84,28 @@ def _disagreement(a: Series, b: Series) -> float | None:
     return float(np.median(np.abs(mine - theirs) / scale))
 
 
-def relation(group: _Group, series: dict[str, Series], clock: str) -> tuple[str, str]:
+def _folder(key: tuple[str, int]) -> PurePath:
+    """The folder of a stream (an event-file stream is its folder already)."""
+    path = PurePath(key[0])
+    return path if not path.suffix or "tfevents" in path.name else path.parent
+
+
+def _side_by_side(group: _Group, key: tuple[str, int] | None) -> bool:
+    """Whether ``key`` lives in a folder beside (not inside, not above) the group's: two
+    runs of one project (``run_a/``, ``run_b/``; ``version_0/``, ``version_1/``), not one run's
+    checkpoint copy (``checkpoint-500/trainer_state.json`` inside the output folder)."""
+    if key is None:
+        return False
+    mine = _folder(key)
+    for other in (_folder(k) for k in group.keys):
+        if mine == other or mine in other.parents or other in mine.parents:
+            return False
+    return True
+
+
+def relation(
+    group: _Group, series: dict[str, Series], clock: str, key: tuple[str, int] | None = None
+) -> tuple[str, str]:
     """("same" | "continues" | "apart", why) for a stream against a group."""
     if clock != group.clock:
         return "apart", f"its steps count {clock}s, the other log's count {group.clock}s"
@@ -115,6 +140,11 @@ def relation(group: _Group, series: dict[str, Series], clock: str) -> tuple[str,
                     f"both start at step {int(b.steps[0]):,} and their {metric} differs by "
                     f"{off:.0%} (median) where they overlap: a different run"
                 )
+            if off > IDENTICAL_RTOL and _side_by_side(group, key):
+                return "apart", (
+                    f"both start at step {int(b.steps[0]):,} in folders side by side: another "
+                    f"run of the same setup ({metric} within {off:.1%}), not one run"
+                )
             return "same", ""
     return "same", ""
 
@@ -132,7 +162,7 @@ def group_runs(
         clock = clocks.get(key, "step")
         reasons: list[str] = []
         for group in groups:
-            verdict, why = relation(group, series, clock)
+            verdict, why = relation(group, series, clock, key)
             if verdict == "apart":
                 reasons.append(why)
                 continue
@@ -170,7 +200,7 @@ def group_runs(
     head = order[0][1]
     runs = [RunInfo([label(k) for k in head.keys], head.series, head.clock)]
     for _, group in order[1:]:
-        why = relation(head, group.series, group.clock)[1] or group.reason
+        why = relation(head, group.series, group.clock, group.keys[0])[1] or group.reason
         runs.append(RunInfo([label(k) for k in group.keys], group.series, group.clock, why))
     notes: list[str] = []
     main = runs[0]

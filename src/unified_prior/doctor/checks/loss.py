@@ -8,10 +8,13 @@ fluctuating); unlike them this reads a finished run and says where and how much.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
-from unified_prior.doctor.analysis import ERROR_RISE_FACTOR, MIN_IMPROVEMENT
+from unified_prior.doctor.analysis import ERROR_RISE_FACTOR
 from unified_prior.doctor.checks.base import Context, register
+from unified_prior.doctor.evidence import Series
 from unified_prior.doctor.findings import Finding, Severity, fmt_step
 
 #: A spike: a point at least this many times the local median loss …
@@ -20,7 +23,11 @@ SPIKE_FACTOR = 3.0
 SPIKE_RECOVERY_POINTS = 20
 #: No progress: the smoothed loss never got this far below where it started (the same share
 #: below which a later rise is not called a divergence).
-PROGRESS_MIN_GAIN = MIN_IMPROVEMENT
+PROGRESS_MIN_GAIN = 0.03
+#: A loss "stuck": at least this many trailing points (and this share of the run) all at
+#: exactly one value — a collapse or a dead network, not a plateau (a plateau still moves).
+STUCK_MIN_POINTS = 10
+STUCK_MIN_SHARE = 0.3
 MAX_LISTED_STEPS = 20
 
 
@@ -212,17 +219,70 @@ def non_finite(ctx: Context) -> list[Finding]:
     return findings
 
 
+def stuck_from(series: Series) -> tuple[int, float] | None:
+    """(first step, value) of a trailing stretch where the loss is exactly one value."""
+    finite = series.finite()
+    values = finite.values
+    n = values.size
+    if n < STUCK_MIN_POINTS:
+        return None
+    last = values[-1]
+    # Exactly one value up to the log's last printed digit (1e-4 relative).
+    same = np.abs(values - last) <= 1e-4 * max(abs(float(last)), 1e-12)
+    if values[0] > 0 and last < 0.25 * values[0]:
+        return None  # converged near zero and printed with few digits: not a collapse
+    if not same[-1]:
+        return None
+    differ = np.nonzero(~same)[0]
+    start = int(differ[-1]) + 1 if differ.size else 0
+    count = n - start
+    if count < STUCK_MIN_POINTS or count < STUCK_MIN_SHARE * n:
+        return None
+    return int(finite.steps[start]), float(last)
+
+
+def _stuck_finding(series: Series, where: str) -> Finding | None:
+    found = stuck_from(series)
+    if found is None:
+        return None
+    step, value = found
+    count = int((series.finite().steps >= step).sum())
+    return Finding(
+        "RUN004",
+        "warning",
+        f"{series.name} stuck at exactly {value:.6g} from step {fmt_step(step)}{where}",
+        f"The {series.name}{where} is exactly {value:.6g} at all {count} logged points from "
+        f"step {fmt_step(step)} to {fmt_step(series.steps[-1])}: nothing is learning there. "
+        "A loss frozen to the last digit is consistent with a collapsed model (constant "
+        "output), parameters that no longer update (LR 0, frozen, NaN-skipped steps) or a "
+        "logged value that is not recomputed.",
+        evidence={"stuck_from": step, "value": value, "points": count, "run": where.strip()},
+        steps=[step, int(series.steps[-1])],
+    )
+
+
 @register("RUN004")
 def no_progress(ctx: Context) -> list[Finding]:
+    found: list[Finding] = []
+    # Runs the readers kept apart (appended in one file, given alongside) are judged too.
+    for index, run in enumerate(getattr(ctx.evidence, "runs", [])[1:], start=2):
+        series = run.series.get("loss")
+        if series is not None:
+            sources = ", ".join(Path(s).name for s in run.sources[:2])
+            stuck = _stuck_finding(series, f" of run {index} ({sources})")
+            if stuck is not None:
+                found.append(stuck)
     traj = ctx.train_trajectory
     judged = ctx.trajectory
     if traj is None or len(traj.raw) < 10 or traj.diverged or (judged and judged.diverged):
-        return []
+        return found
     first, best = traj.first_loss, traj.best_loss
     gain = (first - best) / abs(first) if first != 0 else 0.0
     if gain >= PROGRESS_MIN_GAIN:
-        return []
+        stuck = _stuck_finding(traj.raw, "")
+        return [*found, stuck] if stuck is not None else found
     return [
+        *found,
         Finding(
             "RUN004",
             "warning",
@@ -238,5 +298,5 @@ def no_progress(ctx: Context) -> list[Finding]:
                 "threshold": PROGRESS_MIN_GAIN,
             },
             steps=[int(traj.raw.steps[0]), traj.final_step],
-        )
+        ),
     ]

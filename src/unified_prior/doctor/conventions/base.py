@@ -29,7 +29,7 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 #: the run folder with README.md).
 PARENT_LEVELS = 2
 #: Lines of a text log scanned for a printed ``Namespace(...)``.
-HEAD_LINES = 400
+HEAD_LINES = 600
 
 
 def _regular(path: Path) -> bool:

@@ -9,6 +9,7 @@ schedule. ``metrics.json`` logs the LR an iteration used, so the plan is on the 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from unified_prior.doctor.conventions.base import Convention, Found, build, number, register, whole
@@ -17,6 +18,45 @@ from unified_prior.doctor.declared import Declared, Defaults
 from unified_prior.schedules.base import ScheduleSpec
 
 _FILES = ("config.yaml", "config.yml")
+
+
+_PRINTED = re.compile(r"Running with (full )?config:\s*$")
+_TOP_KEY = re.compile(r"^[A-Z][A-Z0-9_]*:")
+
+
+def printed_config(lines: list[str]) -> dict[str, Any] | None:
+    """The YAML config detectron2 / maskrcnn-benchmark print after "Running with config:"
+    (indented ``KEY: value`` lines up to the next log line), parsed with ``safe_load``."""
+    for i, line in enumerate(lines):
+        if not _PRINTED.search(line.rstrip()):
+            continue
+        block = []
+        for following in lines[i + 1 :]:
+            if following.strip() and not (
+                following.startswith((" ", "\t")) or _TOP_KEY.match(following)
+            ):
+                break
+            block.append(following.rstrip("\n"))
+        try:
+            import yaml
+
+            data = yaml.safe_load("\n".join(block))
+        except Exception:
+            continue
+        if isinstance(data, dict):
+            return data
+    return None
+
+
+def _milestones(value: Any) -> list[float]:
+    """``STEPS`` as a list: YAML gives a list, a printed tuple is the string "(a, b)"."""
+    if isinstance(value, list | tuple):
+        return [float(v) for v in value if isinstance(v, int | float)]
+    if isinstance(value, str):
+        return [float(v) for v in re.findall(r"\d+(?:\.\d+)?", value)]
+    if isinstance(value, int | float):
+        return [float(value)]
+    return []
 
 
 def _solver(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -40,6 +80,11 @@ class Detectron2(Convention):
             solver = _solver(data)
             if solver is not None:
                 return source, solver
+        for path, lines in found.text_heads:
+            printed = printed_config(lines)
+            solver = _solver(printed) if printed else None
+            if solver is not None:
+                return f"{path} (printed config)", solver
         return None
 
     def detect(self, found: Found) -> bool:
@@ -76,10 +121,8 @@ class Detectron2(Convention):
             spec_cls = FromZeroCosineSpec
         elif "multistep" in name.lower() or "step" in name.lower():
             declared.kind = "multistep"
-            steps = solver.get("STEPS") or []
-            steps = steps if isinstance(steps, list | tuple) else [steps]
             milestones = sorted(
-                int(s) for s in steps if isinstance(s, int | float) and 0 < s < (max_iter or 0)
+                int(s) for s in _milestones(solver.get("STEPS")) if 0 < s < (max_iter or 0)
             )
             gamma = number(solver, "GAMMA")
             gamma = 0.1 if gamma is None else gamma

@@ -40,6 +40,27 @@ def read_bytes(path: Path) -> bytes:
         ) from None
 
 
+_NONFINITE = re.compile(
+    rb'(?<=[:\[,])(\s*)(?:"([-+]?(?:nan|inf|infinity))"|([-+]?(?:NaN|Infinity)))(?=\s*[,}\]])',
+    re.IGNORECASE,
+)
+_MAX = np.finfo(np.float64).max
+_NAN_STAND_IN = float(np.nextafter(_MAX, 0))
+
+
+def _stand_in(match: re.Match[bytes]) -> bytes:
+    token = (match.group(2) or match.group(3)).lower()
+    signed = -_MAX if token.startswith(b"-") else _MAX
+    number = _NAN_STAND_IN if token.endswith(b"nan") else signed
+    return match.group(1) + repr(number).encode()
+
+
+def _restore_nonfinite(values: np.ndarray) -> None:
+    values[values == _MAX] = np.inf
+    values[values == -_MAX] = -np.inf
+    values[values == _NAN_STAND_IN] = np.nan
+
+
 def _header_lines(data: bytes) -> list[tuple[int, int]]:
     """(start, end) of our header lines: only lines holding the word are looked at (a regex
     over every line of a 100 MB log costs more than parsing it)."""
@@ -198,15 +219,25 @@ class JsonlReader(Reader):
         import pyarrow as pa
         import pyarrow.json as pj
 
+        options = pj.ReadOptions(block_size=max(1 << 20, min(len(body), 64 << 20)))
         try:
-            table = pj.read_json(
-                io.BytesIO(body),
-                read_options=pj.ReadOptions(block_size=max(1 << 20, min(len(body), 64 << 20))),
-            )
-            names, columns = arrow_columns(table)
-            return names, columns, 0
+            table = pj.read_json(io.BytesIO(body), read_options=options)
+            return (*arrow_columns(table), 0)
         except (pa.ArrowException, OverflowError, ValueError, MemoryError):
             pass
+        if _NONFINITE.search(body):
+            # A diverged run logs "nan"/"inf" (strings: JSON has no such numbers) or NaN:
+            # stand-ins pyarrow can parse keep the columnar path for the whole file.
+            try:
+                table = pj.read_json(
+                    io.BytesIO(_NONFINITE.sub(_stand_in, body)), read_options=options
+                )
+                names, columns = arrow_columns(table)
+                for column in columns:
+                    _restore_nonfinite(column.values)
+                return names, columns, 0
+            except (pa.ArrowException, OverflowError, ValueError, MemoryError):
+                pass
         # The tolerant path: one line at a time.
         records: list[dict[str, Any]] = []
         bad = 0

@@ -27,13 +27,16 @@ NUMBER = (
 #: A number not glued to a word (``lr0``, ``e2e`` are names). Keys are found by looking back
 #: from each number, which stays linear in the line; a regex matching "words then a number"
 #: backtracks on every start position and took seconds on long config lines.
-_NUM = re.compile(r"(?<![\w.])(?:" + NUMBER + r")")
-_KEY_CUT = re.compile(r"[,|;()\]}{]")
+_NUM = re.compile(r"(?<![\w.])(?:" + NUMBER + r")(?![A-Za-z_\d])")  # not "50ms", "5s"
+_OF_TOTAL = re.compile(r"\s*/\s*(\d+)")
+_KEY_CUT = re.compile(r"[,|;()\]}{:]")  # also "INFO:root:Epoch"
 #: At most this many words before a number make its key.
 KEY_WORDS = 4
 _DICT = re.compile(r"\{.*\}")
 #: torchvision/DETR ``MetricLogger``: "Epoch: [3]  [ 10/128]  eta: … lr: 0.1  loss: 2.3 (2.4)".
-METRIC_LOGGER = re.compile(r"^\s*Epoch:\s*\[(\d+)\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+METRIC_LOGGER = re.compile(
+    r"^\s*(?:Epoch:\s*\[(\d+)\]|Train:\s*(\d+))\s*\[\s*(\d+)\s*/\s*(\d+)\s*[\](]"
+)  # torchvision/DETR "Epoch: [3] [10/128]", timm "Train: 3 [ 10/1251 (  1%)]"
 _TEST_PROGRESS = re.compile(r"^\s*(Test|Eval|Val\w*):\s*\[\s*\d+\s*/\s*\d+\s*\]")
 _AVERAGED = re.compile(r"^\s*Averaged stats:", re.IGNORECASE)
 #: A line that reports an evaluation as a whole: its plain ``loss`` is an eval loss.
@@ -137,6 +140,7 @@ def pairs(body: str) -> Line:
     found: dict[str, str] = {}
     step: int | None = None
     epoch: float | None = None
+    per_epoch: int | None = None
     last_end = 0
     for number in _NUM.finditer(body):
         before = body[max(last_end, number.start() - 120) : number.start()]
@@ -150,8 +154,21 @@ def pairs(body: str) -> Line:
             continue
         kind = classify(key)
         text = number.group(0)
+        if (
+            len(key) <= 2
+            and kind.metric in ("step", "epoch")
+            and before[len(head) :]
+            not in (
+                ":",
+                "=",
+            )
+        ):
+            continue  # llm.c's "s:120"; not "… 5 s 50"
         if kind.metric == "step":
-            step = step if step is not None else as_step(text)
+            if step is None:
+                step = as_step(text)
+                of = _OF_TOTAL.match(body, number.end())
+                per_epoch = int(of.group(1)) if of is not None else None
         elif kind.metric == "epoch":
             epoch = epoch if epoch is not None else as_float(text)
         elif key not in found:
@@ -160,7 +177,12 @@ def pairs(body: str) -> Line:
     if "loss" in metrics and "val_loss" not in metrics and _EVAL_CONTEXT.search(body):
         # fairseq "valid on 'valid' subset | loss 8.1", "Validation: loss 0.5"
         metrics["val_loss"] = metrics.pop("loss")
-    return Line(step, epoch, metrics)
+    form = "pairs"
+    if step is not None and per_epoch and epoch is not None and float(epoch).is_integer():
+        # "Epoch [2/10], Step [100/600]": the step counts within the epoch; the global one is
+        # epoch × steps per epoch + step (an offset of one epoch when epochs count from 1).
+        step, form = int(epoch) * per_epoch + step, "epoch-step"
+    return Line(step, epoch, metrics, form=form)
 
 
 class MetricLoggerState:
@@ -176,7 +198,8 @@ class MetricLoggerState:
         match = METRIC_LOGGER.match(body)
         if match is not None:
             self.seen, self.in_eval = True, False
-            epoch, i, n = (int(g) for g in match.groups())
+            epoch = int(match.group(1) or match.group(2))
+            i, n = int(match.group(3)), int(match.group(4))
             line = pairs(body[match.end() :])
             line.step, line.epoch, line.form = epoch * n + i, float(epoch), "metric-logger"
             return line

