@@ -3,7 +3,7 @@
 Samples are written in the dataset tile layout (``{"clean_norm": float32 [C, H, W] in
 [0, 1], "metadata": {...}}``), so they can be fed back to anything that reads tiles.
 Observations (``uprior data noisy``) hold ``noisy``, ``clean_norm`` and ``metadata``; restore
-accepts those or plain tiles' ``clean_norm``-shaped ``noisy`` tensors of any size.
+reads ``noisy`` (``[C, H, W]`` of any size: a whole image is tiled) and ignores the rest.
 """
 
 from __future__ import annotations
