@@ -8,8 +8,14 @@ tiny and the production U-Net.
    (32 px, 16 ch, [1, 2], 1 block, no attention) and of the production config (128 px,
    128 ch, [1, 2, 2, 2], 2 blocks, attention at 16) at a small batch. Baseline: the tiny
    model; the ratio is production / tiny in images/s.
+3. Start-up cost of the tile scan (every tile checked when a dataset is opened, issue 14):
+   opening the dataset cold (no cache), the first time (filling the cache) and again (from
+   the cache), each as a ratio to one epoch of reading (``TileDataset.load`` of every tile
+   once, in one process, as ``data.num_workers=0`` reads them). On the sample dataset and on
+   ``--scan-tiles`` generated tiles (default 100,000). Goal: <= 5%.
 
     python bench/data.py [--tile 64] [--batches 40] [--repeats 3] [--tiny-steps 30] [--prod-steps 3]
+    python bench/data.py --only scan [--scan-tiles 100000] [--scan-px 32]
 
 Everything runs in this process on the sample tiles that ``uprior data sample`` writes,
 in a temporary folder. Tile rates are the best of ``--repeats`` interleaved passes after one
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import tempfile
 import time
@@ -96,6 +103,58 @@ def train_steps(config: RunConfig, dataset: TileDataset, batch_size: int, steps:
     return 1.0 / statistics.median(seconds)  # the median step resists other load
 
 
+def write_many_tiles(root: Path, count: int, px: int) -> None:
+    """``count`` random tiles in the layout, spread over the three default domains (1 of 3
+    photography at 4 channels), each ``px`` square, values in [0, 1)."""
+    g = torch.Generator().manual_seed(0)
+    channels = {"photography": 4, "microscopy": 1, "astronomy": 1}
+    for domain in channels:
+        (root / domain / "train").mkdir(parents=True, exist_ok=True)
+    names = list(channels)
+    for i in range(count):
+        domain = names[i % 3]
+        tile = torch.rand(channels[domain], px, px, generator=g)
+        torch.save({"clean_norm": tile}, root / domain / "train" / f"t{i:07d}.pt")
+
+
+def scan_cost(root: Path, registry: DomainRegistry, resolution: int, cache: Path) -> dict:
+    """Seconds to open the train split cold, first (filling the cache) and cached, and to
+    read one epoch; the open times include listing the files, as a run's start-up does."""
+    timings = {}
+    before = os.environ.get("UPRIOR_CACHE_DIR")
+    try:
+        for label, cache_dir in (("cold", ""), ("first", str(cache)), ("cached", str(cache))):
+            os.environ["UPRIOR_CACHE_DIR"] = cache_dir
+            started = time.perf_counter()
+            dataset = TileDataset(root, "train", registry, resolution)
+            timings[label] = time.perf_counter() - started
+            timings[f"{label}_processes"] = dataset.scan["processes"]
+    finally:
+        if before is None:
+            os.environ.pop("UPRIOR_CACHE_DIR", None)
+        else:
+            os.environ["UPRIOR_CACHE_DIR"] = before
+    started = time.perf_counter()
+    for i in range(len(dataset)):
+        dataset.load(i)
+    timings["epoch"] = time.perf_counter() - started
+    timings["tiles"] = len(dataset)
+    return timings
+
+
+def print_scan(title: str, t: dict) -> None:
+    print(f"\n{title}: {t['tiles']} train tiles")
+    print(f"  {'one epoch of reading (baseline)':<44}{t['epoch']:>9.2f} s   ratio 1.000")
+    for label, what in (
+        ("cold", "open, scan without cache"),
+        ("first", "open, scan filling the cache"),
+        ("cached", "open again, scan from the cache"),
+    ):
+        processes = t[f"{label}_processes"]
+        note = f"   ({processes} processes read)" if label != "cached" else ""
+        print(f"  {what:<44}{t[label]:>9.2f} s   ratio {t[label] / t['epoch']:.3f}{note}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tile", type=int, default=64, help="sample tile size (pixels)")
@@ -106,9 +165,15 @@ def main() -> None:
     parser.add_argument("--tiny-batch", type=int, default=16)
     parser.add_argument("--prod-steps", type=int, default=3)
     parser.add_argument("--prod-batch", type=int, default=1)
+    parser.add_argument("--only", choices=["all", "scan"], default="all")
+    parser.add_argument("--scan-tiles", type=int, default=100_000, help="0 skips them")
+    parser.add_argument("--scan-px", type=int, default=32, help="generated tile size")
     args = parser.parse_args()
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
+    if args.only == "scan":
+        run_scan(args)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "tiles"
         write_sample_dataset(root, tile=args.tile)
@@ -161,6 +226,32 @@ def main() -> None:
             f"{prod_images:>8.2f} images/s   batch {args.prod_batch}   "
             f"ratio {prod_images / tiny_images:.4f} (images/s vs tiny)"
         )
+    run_scan(args)
+
+
+def run_scan(args: argparse.Namespace) -> None:
+    """Section 3: the tile scan's start-up cost against one epoch of reading."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "tiles"
+        write_sample_dataset(root, tile=args.tile)
+        registry = DomainRegistry.from_config(load_config(None, []).data)
+        print_scan(
+            f"sample dataset ({args.tile} px)",
+            scan_cost(root, registry, 32, Path(tmp) / "cache-sample"),
+        )
+        if args.scan_tiles:
+            many = Path(tmp) / "many"
+            started = time.perf_counter()
+            write_many_tiles(many, args.scan_tiles, args.scan_px)
+            print(f"\n(wrote {args.scan_tiles} tiles of {args.scan_px} px in "
+                  f"{time.perf_counter() - started:.0f} s)")  # fmt: skip
+            for split in ("val",):  # the dataset needs every domain's folder; val is unused
+                for domain in ("photography", "microscopy", "astronomy"):
+                    (many / domain / split).mkdir(parents=True, exist_ok=True)
+            print_scan(
+                f"generated tiles ({args.scan_px} px)",
+                scan_cost(many, registry, min(32, args.scan_px), Path(tmp) / "cache-many"),
+            )
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ class ScanCache:
 
     def get(self, name: str, stamp: tuple[int, int]) -> TileFacts | None:
         entry = self.entries.get(name)
-        if not isinstance(entry, list) or len(entry) != 3 or entry[:2] != list(stamp):
+        if not isinstance(entry, list) or len(entry) != 3 or (entry[0], entry[1]) != stamp:
             return None
         try:
             return TileFacts.from_json(entry[2])
@@ -146,20 +146,26 @@ def scan_tiles(paths: Sequence[Path], domains: Sequence[Domain], resolution: int
     them).
     """
     directory = cache_dir()
-    caches: dict[Path, ScanCache] = {}
+    # Strings, not Path objects, in this loop: hashing and comparing Paths cost more than
+    # the stat itself (a cached open of 100,000 tiles is this loop).
+    caches: dict[str, ScanCache] = {}
+    folders: list[str] = []
     facts: list[TileFacts | str | None] = []
     stamps: list[tuple[int, int]] = []
     missing: list[int] = []
     for i, path in enumerate(paths):
-        cache = caches.get(path.parent)
+        folder, _, name = os.fspath(path).rpartition(os.sep)
+        cache = caches.get(folder)
         if cache is None:
-            cache = caches[path.parent] = ScanCache(path.parent, directory)
+            cache = caches[folder] = ScanCache(Path(folder), directory)
         try:
-            st = path.stat()
+            st = os.stat(os.fspath(path))
         except OSError as err:
             raise InputError(f"tile {path}: cannot read it ({err.strerror})") from None
-        stamps.append((st.st_size, st.st_mtime_ns))
-        found = cache.get(path.name, stamps[-1])
+        stamp = (st.st_size, st.st_mtime_ns)
+        stamps.append(stamp)
+        folders.append(folder)
+        found = cache.get(name, stamp)
         facts.append(found)
         if found is None:
             missing.append(i)
@@ -167,7 +173,7 @@ def scan_tiles(paths: Sequence[Path], domains: Sequence[Domain], resolution: int
     for i, read in zip(missing, read_facts_, strict=True):
         facts[i] = read
         if isinstance(read, TileFacts):  # files that do not load are read again next time
-            caches[paths[i].parent].put(paths[i].name, stamps[i], read)
+            caches[folders[i]].put(paths[i].name, stamps[i], read)
     for cache in caches.values():
         cache.save()
     for path, fact, domain in zip(paths, facts, domains, strict=True):

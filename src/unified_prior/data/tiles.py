@@ -13,6 +13,7 @@ the microscopy and astronomy loss was "predict zero from pure noise").
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ class TileDataset(Dataset[dict[str, Any]]):
         #: tile indices of each domain, by domain index
         self.tiles_of_domain: list[list[int]] = []
         for domain in registry.domains:
-            files = sorted((self.root / domain.name / split).glob("*.pt"))
+            # Sorted by the path string: the order Path comparison gives within one folder,
+            # at a fraction of its cost on large folders.
+            files = sorted((self.root / domain.name / split).glob("*.pt"), key=os.fspath)
             if not files:
                 raise InputError(
                     f"data.root {self.root}: no tiles in {domain.name}/{split}/*.pt; add "
