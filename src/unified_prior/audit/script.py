@@ -33,7 +33,13 @@ class ScriptFacts(Containers):
         keys: list[ConfigKey] = []
         declared_nodes: set[int] = set()
         for container_name, flow, decls, source in self._containers():
-            escaped = bool(flow.escapes)
+            escaped = bool(flow.escapes) or any(
+                self.instance_escapes(owner)
+                for owner in (
+                    self._classes.get(sym[0]) for sym in flow.symbols if sym[1].startswith("self.")
+                )
+                if owner is not None
+            )
             for key, node, value, declared_in in decls:
                 declared_nodes.add(id(node))
                 keys.append(
