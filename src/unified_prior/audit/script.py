@@ -10,8 +10,18 @@ from functools import cached_property
 from unified_prior.audit.claims.containers import Containers
 from unified_prior.audit.claims.keys import PARAM_CLAIM, ConfigKey, KeyRead
 from unified_prior.audit.claims.values import literal_value
-from unified_prior.audit.model.catalog import DATA_KEYWORDS, TRANSPARENT
+from unified_prior.audit.model.catalog import DATA_KEYWORDS, STORE_SINKS, TRANSPARENT
 from unified_prior.audit.model.tree import Symbol, dotted, last_part
+
+#: How a read of a claimed value is used, strongest first: *applied* (reaches code that
+#: acts on it), *handed* (given to a framework or code we cannot see, which may apply it:
+#: judgement suspended), *log* (printed, logged, a metric), *stored* (a checkpoint, a dump),
+#: *dead* (bound to names nobody reads). Logging or storing is never applying.
+READ_KINDS = ("applied", "handed", "log", "stored", "dead")
+
+
+def strongest(kinds: set[str]) -> str:
+    return next((k for k in READ_KINDS if k in kinds), "dead")
 
 
 class ScriptFacts(Containers):
@@ -33,7 +43,13 @@ class ScriptFacts(Containers):
         keys: list[ConfigKey] = []
         declared_nodes: set[int] = set()
         for container_name, flow, decls, source in self._containers():
-            escaped = bool(flow.escapes)
+            escaped = bool(flow.escapes) or any(
+                self.instance_escapes(owner)
+                for owner in (
+                    self._classes.get(sym[0]) for sym in flow.symbols if sym[1].startswith("self.")
+                )
+                if owner is not None
+            )
             for key, node, value, declared_in in decls:
                 declared_nodes.add(id(node))
                 keys.append(
@@ -158,6 +174,9 @@ class ScriptFacts(Containers):
     def _argument_kind(self, arg: ast.AST, call: ast.Call, depth: int) -> str:
         if isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Constant):
             return self.read_kind(call, depth)  # ``"lr={}".format(x)``: text, followed on
+        qual = self.qualified(call)
+        if qual in STORE_SINKS:
+            return "stored"  # a checkpoint or a dump keeps the value; it applies nothing
         if self.is_log_call(call):
             return "log"
         name = dotted(call.func) or ""
@@ -168,6 +187,8 @@ class ScriptFacts(Containers):
             param = self.param_for(func, call, arg)
             if param is not None:
                 return self._derived_kind([(id(func), param)], depth)
+        if self.handed_to_framework(call):
+            return "handed"
         return "applied"
 
     def _statement_kind(self, cur: ast.AST, stmt: ast.stmt, depth: int) -> str:
@@ -185,10 +206,7 @@ class ScriptFacts(Containers):
         return "applied"
 
     def _derived_kind(self, syms: list[Symbol], depth: int) -> str:
-        kinds = {self._symbol_kind(sym, depth) for sym in syms}
-        if "applied" in kinds:
-            return "applied"
-        return "log" if "log" in kinds else "dead"
+        return strongest({self._symbol_kind(sym, depth) for sym in syms})
 
     def _symbol_kind(self, sym: Symbol, depth: int) -> str:
         """How the value held by ``sym`` is used, memoised: a value copied through many
@@ -208,10 +226,8 @@ class ScriptFacts(Containers):
         self._kind_active.discard(sym)
         # A result that leaned on an unfinished symbol of a cycle is provisional: not cached.
         provisional = self._cycle_hits != hits
-        if "applied" in kinds:
-            kind = "applied"
-        elif "log" in kinds:
-            kind = "log"
+        if kinds - {"dead"}:
+            kind = strongest(kinds)
         elif sym[0] == id(self.tree) or "." in sym[1]:
             kind = "applied"  # a module global or an attribute may be read in other files
         else:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from unified_prior.audit.claims import files
+from unified_prior.audit.claims.keys import PARAM_CLAIM as JUDGED
 from unified_prior.audit.claims.values import literal_value
 from unified_prior.audit.model.catalog import CONFIG_CLASS, CONFIG_NAME
 from unified_prior.audit.model.flows import Flow
@@ -34,17 +35,28 @@ class Containers(Objects):
     def _file_containers(
         self,
     ) -> Iterator[tuple[str, Flow, list[tuple[str, ast.AST, Any, ast.AST | None]], str]]:
-        """YAML/JSON/TOML files the script loads (see :mod:`unified_prior.audit.claims.files`)."""
+        """YAML/JSON/TOML files the script loads (see :mod:`unified_prior.audit.claims.files`).
+
+        A file loaded by a literal path claims all its keys. When a script loads its YAML from
+        a path it is given (``--config``), the YAML files beside it claim only the keys the
+        rules judge (schedule, accumulation, clipping): they may configure other scripts too.
+        A file loaded several times is one container; if any load hands it away, it escapes.
+        """
         loads = [c for c in self.calls if files.is_loader(c, self.qualified(c))]
-        if not loads:
+        if not loads or not self.is_script:
             return
         script = Path(self.path)
         opened = files.opened_names(self.tree)
+        found: dict[Path, tuple[Flow, bool]] = {}
         for call in loads:
             names = files.literal_paths(call, dict(opened))
-            found = [files.resolve(n, script, self.project_root) for n in names]
-            paths = [p for p in found if p is not None]
-            if not names and any(t in _CONFIG_HINTS for t in tokens(call)):
+            paths = [p for p in (files.resolve(n, script, self.project_root) for n in names) if p]
+            literal = bool(paths)
+            if (
+                not names
+                and files.loads_yaml(self.qualified(call))
+                and any(t in _CONFIG_HINTS for t in tokens(call))
+            ):
                 paths = files.beside(script)  # ``--config PATH``: the configs shipped with it
             if not paths:
                 continue
@@ -53,12 +65,20 @@ class Containers(Objects):
             if not results:
                 flow.escapes.append((call, "the loaded config is not kept in a name"))
             for path in paths:
-                decls: list[tuple[str, ast.AST, Any, ast.AST | None]] = [
-                    (key, files.file_node(path, key, line, col), value, None)
-                    for key, value, line, col in files.leaf_keys(path)
-                ]
-                if decls:
-                    yield path.name, flow, decls, "file"
+                known = found.get(path)
+                if known is not None:
+                    known[0].escapes.extend(flow.escapes)
+                    found[path] = (known[0], known[1] or literal)
+                else:
+                    found[path] = (flow, literal)
+        for path, (flow, literal) in found.items():
+            decls: list[tuple[str, ast.AST, Any, ast.AST | None]] = [
+                (key, files.file_node(path, key, line, col), value, None)
+                for key, value, line, col in files.leaf_keys(path)
+                if literal or JUDGED.search(key)
+            ]
+            if decls:
+                yield path.name, flow, decls, "file"
 
     def _dict_containers(
         self,

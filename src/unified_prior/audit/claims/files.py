@@ -156,9 +156,26 @@ def resolve(name: str, script: Path, root: Path | None) -> Path | None:
     return None
 
 
+#: YAML files beside a script that configure tools, not runs.
+NOT_RUN_CONFIGS = frozenset(
+    {"environment.yml", "environment.yaml", "mkdocs.yml", "mkdocs.yaml", "codecov.yml",
+     "docker-compose.yml", "docker-compose.yaml", "citation.cff", "action.yml", "action.yaml"}
+)  # fmt: skip
+
+
+def loads_yaml(qualified: str) -> bool:
+    return qualified.split(".", 1)[0] in {"yaml", "OmegaConf", "omegaconf", "ruamel"}
+
+
 def beside(script: Path) -> list[Path]:
-    """Config files in the script's own folder."""
+    """YAML run configs in the script's own folder (not dotfiles, not tool configs)."""
     try:
-        return sorted(p for p in script.parent.iterdir() if p.suffix in CONFIG_SUFFIXES)
+        return sorted(
+            p
+            for p in script.parent.iterdir()
+            if p.suffix in {".yaml", ".yml"}
+            and not p.name.startswith(".")
+            and p.name.lower() not in NOT_RUN_CONFIGS
+        )
     except OSError:
         return []

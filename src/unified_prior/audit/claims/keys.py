@@ -34,7 +34,7 @@ DESCRIPTIVE = re.compile(
 @dataclass
 class KeyRead:
     node: ast.AST
-    kind: str  # applied | log | dead
+    kind: str  # applied | handed | log | stored | dead (script.READ_KINDS)
 
 
 @dataclass
@@ -52,7 +52,7 @@ class ConfigKey:
 
     @property
     def applied(self) -> bool:
-        return any(r.kind == "applied" for r in self.reads)
+        return any(r.kind in {"applied", "handed"} for r in self.reads)
 
     @property
     def display(self) -> str:

@@ -4,6 +4,7 @@ an argument, what a call returns into, and which calls only log."""
 from __future__ import annotations
 
 import ast
+import builtins
 from functools import cached_property
 
 from unified_prior.audit.model.catalog import (
@@ -17,6 +18,8 @@ from unified_prior.audit.model.catalog import (
 )
 from unified_prior.audit.model.symbols import Symbols
 from unified_prior.audit.model.tree import Symbol, const_str, dotted, index_of, last_part
+
+BUILTIN_NAMES = frozenset(dir(builtins))
 
 
 class Calls(Symbols):
@@ -163,6 +166,17 @@ class Calls(Symbols):
             if lightning and not self._manual_optimization(node):
                 found.add("lightning")
         return found
+
+    def handed_to_framework(self, call: ast.Call) -> bool:
+        """A call into a framework that applies what it is given (HF ``Trainer``/
+        ``TrainingArguments``, ``accelerate.prepare``, timm/transformers scheduler factories),
+        or into code we cannot see (another package): either may apply the value."""
+        qual = self.qualified(call)
+        name = last_part(qual)
+        if name in FRAMEWORK_TRAINERS or qual.startswith(FRAMEWORK_PACKAGES) or name == "prepare":
+            return True
+        head = qual.split(".", 1)[0]
+        return head not in {"torch", "math", "np", "numpy", "", *BUILTIN_NAMES}
 
     def _manual_optimization(self, owner: ast.ClassDef) -> bool:
         """The Lightning module sets ``automatic_optimization = False`` somewhere."""

@@ -31,6 +31,24 @@ class Flow:
 class Flows(Calls):
     """Follow objects through names, calls and returns."""
 
+    def instance_escapes(self, cls: ast.ClassDef) -> bool:
+        """An instance of ``cls`` (built here) reaches code we cannot see, taking its
+        attributes along: ``Engine(MockModel())`` may read ``model.config.n_head``."""
+        cache: dict[int, bool] = self.__dict__.setdefault("_instance_escapes", {})
+        if id(cls) in cache:
+            return cache[id(cls)]
+        cache[id(cls)] = False  # while computing (a class that builds itself) say no
+        escaped = False
+        for call in self.calls:
+            if not (isinstance(call.func, ast.Name) and call.func.id == cls.name):
+                continue
+            results = self._call_results(call, None)
+            if not results or self.flow(results).escapes:
+                escaped = True
+                break
+        cache[id(cls)] = escaped
+        return escaped
+
     def constructs_scheduler(self, call: ast.Call) -> bool:
         """Whether ``call`` builds an LR scheduler (its optimizer argument is then not handed
         away). Answered by the objects layer, which knows the schedulers."""

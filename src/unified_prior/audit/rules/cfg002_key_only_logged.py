@@ -31,10 +31,10 @@ class KeyOnlyLogged(Rule):
                 continue
             if DESCRIPTIVE.search(key.key):
                 continue
-            shown = [r.node for r in key.reads if r.kind == "log"][:3]
+            shown = [r.node for r in key.reads if r.kind in {"log", "stored"}][:3]
             where = ", ".join("{}:{}".format(*facts.pos(n)) for n in shown)
             if shown:
-                what = f"it is only logged or printed ({where})"
+                what = f"it is only logged, printed or saved ({where})"
             else:
                 what = "it is only copied into names that are never used"
             message = (

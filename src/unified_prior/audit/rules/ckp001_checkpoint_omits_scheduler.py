@@ -13,6 +13,11 @@ from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.script import ScriptFacts
 
 
+def _is_none(node: ast.AST) -> bool:
+    """``"optimizer": None``: the key is kept, the state is not."""
+    return isinstance(node, ast.Constant) and node.value is None
+
+
 @register
 class CheckpointOmitsScheduler(Rule):
     """``torch.save`` writes a resume checkpoint (it holds the optimizer state) but not the
@@ -49,9 +54,10 @@ class CheckpointOmitsScheduler(Rule):
             if payload is None:
                 continue
             keys, values = payload
-            if not any(self._is_optimizer_state(facts, v) for v in values) and not any(
-                "optim" in k.lower() for k in keys
-            ):
+            named_optimizer = any(
+                "optim" in k.lower() and not _is_none(v) for k, v in zip(keys, values, strict=True)
+            )
+            if not any(self._is_optimizer_state(facts, v) for v in values) and not named_optimizer:
                 continue
             if any("sched" in k.lower() for k in keys):
                 continue

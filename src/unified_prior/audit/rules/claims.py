@@ -41,8 +41,8 @@ def unapplied(keys: list[ConfigKey]) -> list[ConfigKey]:
 def read_only_in_logs(key: ConfigKey) -> str:
     if not key.reads:
         return "is never read"
-    if any(r.kind == "log" for r in key.reads):
-        return "is read only to log or print it"
+    if any(r.kind in {"log", "stored"} for r in key.reads):
+        return "is read only to log, print or save it"
     return "is read only into names that are never used"
 
 
