@@ -158,6 +158,11 @@ def run_case(
     except json.JSONDecodeError as exc:
         result.verdict, result.detail = "error", f"output is not JSON: {exc}"
         return result
+    if done.returncode == 1 and not findings:
+        # DESIGN §6: the audit exits 1 only when it reports something.
+        result.verdict = "error"
+        result.detail = (done.stderr.strip().splitlines() or ["exit 1 without findings"])[-1]
+        return result
     for f in findings:
         # Paths relative to the case target keep the table readable.
         path = str(f.get("path", ""))
@@ -246,10 +251,16 @@ def main() -> int:
     if uprior is None or not Path(uprior).exists():
         print(f"--uprior {args.uprior or ''}: no uprior executable; pass its path", file=sys.stderr)
         return 2
-    if not args.cases.is_file() or not args.corpus.is_dir():
+    if not args.cases.is_file():
         print(
-            f"{args.cases} / {args.corpus}: need a case list and a materialized folder "
-            "(bench/corpus/materialize.py CASES.tsv DIR)",
+            f"{args.cases}: no such case list (a TSV like shared/corpus/audit-dev.tsv)",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.corpus.is_dir():
+        print(
+            f"{args.corpus}: not a folder; materialize it first: "
+            f"bench/corpus/materialize.py {args.cases} {args.corpus}",
             file=sys.stderr,
         )
         return 2
