@@ -374,3 +374,12 @@ def test_jsonl_non_finite_values_as_strings_or_bare_tokens(tmp_path: Path) -> No
     loss = _series(ev, "loss")
     assert loss[1] == 2.5 and np.isnan(loss[2]) and loss[3] == np.inf and loss[4] == -np.inf
     assert np.isnan(_series(ev, "lr")[4]) and ev.inputs[0].skipped == 0
+
+
+@pytest.mark.parametrize("data", [b"\r\x00", b"step,loss\r1,2\r\x002,\r", b'"step\r",loss\n1,2\n'])
+def test_csv_with_stray_carriage_returns_never_raises(tmp_path: Path, data: bytes) -> None:
+    # Found by the fuzz test: a lone \r in the first line made csv.reader raise.
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(data)
+    ev = read_inputs([path])
+    assert ev.inputs[0].reader == "csv"
