@@ -383,3 +383,23 @@ def test_csv_with_stray_carriage_returns_never_raises(tmp_path: Path, data: byte
     path.write_bytes(data)
     ev = read_inputs([path])
     assert ev.inputs[0].reader == "csv"
+
+
+def test_printed_yaml_config_is_a_config_not_metrics(tmp_path: Path) -> None:
+    # maskrcnn-benchmark/detectron2 print the whole config as YAML inside the log; its
+    # BASE_LR must not become an LR point of the last step.
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "2018-10-29 16:45:28,877 maskrcnn_benchmark.trainer INFO: eta: 1 day, 15:03:03  "
+        "iter: 0  loss: 5.1841 (5.1841)  lr: 0.000833  max mem: 8788\n"
+        "2018-10-29 16:47:42,925 maskrcnn_benchmark INFO: Running with config:\n"
+        "SOLVER:\n  BASE_LR: 0.01\n  MAX_ITER: 180000\n  STEPS: (120000, 160000)\n"
+        "  WARMUP_ITERS: 500\n"
+        "2018-10-29 16:47:48,318 maskrcnn_benchmark.trainer INFO: eta: 1 day, 13:55:05  "
+        "iter: 20  loss: 1.1604 (1.6132)  lr: 0.000900  max mem: 9486\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "lr") == {0: 0.000833, 20: 0.0009}
+    assert _series(ev, "loss") == {0: 5.1841, 20: 1.1604}
+    (config,) = [c for s, c in ev.configs if s.endswith("log.txt:2")]
+    assert config["SOLVER"]["BASE_LR"] == 0.01 and config["SOLVER"]["MAX_ITER"] == 180000
