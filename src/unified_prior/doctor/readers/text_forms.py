@@ -41,8 +41,16 @@ _TEST_PROGRESS = re.compile(r"^\s*(Test|Eval|Val\w*):\s*\[\s*\d+\s*/\s*\d+\s*\]"
 _AVERAGED = re.compile(r"^\s*Averaged stats:", re.IGNORECASE)
 #: A line that reports an evaluation as a whole: its plain ``loss`` is an eval loss.
 _EVAL_CONTEXT = re.compile(
-    r"^\W*(?:valid(?:ation)?|eval(?:uation)?|test)\b|valid on '|\|\s*valid\s*\|", re.IGNORECASE
+    r"^\W*(?:valid(?:ation)?|eval(?:uation)?|test)\b|valid on '|\|\s*valid\s*\|"
+    r"|\b(?:validat\w*|evaluat\w*|test)\s*:",
+    re.IGNORECASE,
 )
+#: Swin/timm-style "Train: [3/50]" (epoch 3 of 50), optionally "[120/500]" (iteration).
+_BRACKET_EPOCH = re.compile(
+    r"\b(?:train(?:ing)?|epoch)\s*:?\s*\[\s*(\d+)\s*/\s*\d+\s*\](?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?",
+    re.IGNORECASE,
+)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: ``Namespace(lr=0.0001, …)`` / ``TrainingArguments(…)`` printed as one line, or opened on
 #: a line of its own and closed by ``)`` (HF prints its arguments one per line).
 CONFIG_CALL = re.compile(r"\b(Namespace|\w*(?:Arguments|Args|Config))\((.*)\)\s*$")
@@ -178,6 +186,12 @@ def pairs(body: str) -> Line:
         # fairseq "valid on 'valid' subset | loss 8.1", "Validation: loss 0.5"
         metrics["val_loss"] = metrics.pop("loss")
     form = "pairs"
+    if epoch is None and step is None:
+        bracket = _BRACKET_EPOCH.search(body)
+        if bracket is not None:
+            epoch = float(bracket.group(1))
+            if bracket.group(2) is not None:
+                step, per_epoch = int(bracket.group(2)), int(bracket.group(3))
     if step is not None and per_epoch and epoch is not None and float(epoch).is_integer():
         # "Epoch [2/10], Step [100/600]": the step counts within the epoch; the global one is
         # epoch × steps per epoch + step (an offset of one epoch when epochs count from 1).

@@ -27,6 +27,7 @@ from unified_prior.doctor.readers.base import Reader, ReadStats, register, text_
 from unified_prior.doctor.readers.csv_log import CLOCK_NOTES, is_header, read_table_text
 from unified_prior.doctor.readers.table import emit_table
 from unified_prior.doctor.readers.text_forms import (
+    ANSI,
     CONFIG_CALL,
     CONFIG_OPEN,
     PREFIX,
@@ -119,6 +120,8 @@ class TextLogReader(Reader):
         in_summary = False
         epoch_line: float | None = None
         for number, raw in enumerate(text_lines(path), start=1):
+            if "\x1b" in raw:
+                raw = ANSI.sub("", raw)  # coloured console output saved to a file
             line = raw.strip()
             if not line:
                 continue
