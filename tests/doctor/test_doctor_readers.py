@@ -374,3 +374,90 @@ def test_jsonl_non_finite_values_as_strings_or_bare_tokens(tmp_path: Path) -> No
     loss = _series(ev, "loss")
     assert loss[1] == 2.5 and np.isnan(loss[2]) and loss[3] == np.inf and loss[4] == -np.inf
     assert np.isnan(_series(ev, "lr")[4]) and ev.inputs[0].skipped == 0
+
+
+@pytest.mark.parametrize("data", [b"\r\x00", b"step,loss\r1,2\r\x002,\r", b'"step\r",loss\n1,2\n'])
+def test_csv_with_stray_carriage_returns_never_raises(tmp_path: Path, data: bytes) -> None:
+    # Found by the fuzz test: a lone \r in the first line made csv.reader raise.
+    path = tmp_path / "metrics.csv"
+    path.write_bytes(data)
+    ev = read_inputs([path])
+    assert ev.inputs[0].reader == "csv"
+
+
+def test_printed_yaml_config_is_a_config_not_metrics(tmp_path: Path) -> None:
+    # maskrcnn-benchmark/detectron2 print the whole config as YAML inside the log; its
+    # BASE_LR must not become an LR point of the last step.
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "2018-10-29 16:45:28,877 maskrcnn_benchmark.trainer INFO: eta: 1 day, 15:03:03  "
+        "iter: 0  loss: 5.1841 (5.1841)  lr: 0.000833  max mem: 8788\n"
+        "2018-10-29 16:47:42,925 maskrcnn_benchmark INFO: Running with config:\n"
+        "SOLVER:\n  BASE_LR: 0.01\n  MAX_ITER: 180000\n  STEPS: (120000, 160000)\n"
+        "  WARMUP_ITERS: 500\n"
+        "2018-10-29 16:47:48,318 maskrcnn_benchmark.trainer INFO: eta: 1 day, 13:55:05  "
+        "iter: 20  loss: 1.1604 (1.6132)  lr: 0.000900  max mem: 9486\n"
+    )
+    ev = read_inputs([log])
+    assert _series(ev, "lr") == {0: 0.000833, 20: 0.0009}
+    assert _series(ev, "loss") == {0: 5.1841, 20: 1.1604}
+    (config,) = [c for s, c in ev.configs if s.endswith("log.txt:2")]
+    assert config["SOLVER"]["BASE_LR"] == 0.01 and config["SOLVER"]["MAX_ITER"] == 180000
+
+
+@pytest.mark.parametrize(
+    ("lines", "loss", "lr"),
+    [
+        (  # mmdet 2.x
+            [
+                "2022-03-01 10:00:00,000 - mmdet - INFO - Epoch [1][50/1000]\tlr: 1.000e-02, "
+                "eta: 1:00:00, time: 0.500, data_time: 0.010, memory: 3000, loss_cls: 1.0, "
+                "loss_bbox: 0.5, loss: 1.5, grad_norm: 5.0",
+                "2022-03-01 10:01:00,000 - mmdet - INFO - Epoch [2][50/1000]\tlr: 2.000e-02, "
+                "eta: 0:59:00, time: 0.500, data_time: 0.010, memory: 3000, loss_cls: 0.8, "
+                "loss_bbox: 0.4, loss: 1.2, grad_norm: 4.0",
+            ],
+            {1050: 1.5, 2050: 1.2},
+            {1050: 0.01, 2050: 0.02},
+        ),
+        (  # MMEngine, epoch- and iteration-based, with an evaluation line between
+            [
+                "2023/05/01 10:00:00 - mmengine - INFO - Epoch(train)  [1][ 50/1000]  "
+                "base_lr: 1.0000e-02 lr: 1.0000e-03  eta: 1:00:00  time: 0.5  data_time: 0.01  "
+                "memory: 3000  grad_norm: 5.0  loss: 1.5  loss_cls: 1.0  loss_bbox: 0.5",
+                "2023/05/01 10:05:00 - mmengine - INFO - Epoch(val) [1][500/500]  "
+                "coco/bbox_mAP: 0.3000  data_time: 0.01  time: 0.1",
+                "2023/05/01 10:06:00 - mmengine - INFO - Iter(train) [ 2050/90000]  "
+                "base_lr: 1.0000e-02 lr: 2.0000e-03  eta: 1:00:00  loss: 1.2",
+            ],
+            {1050: 1.5, 2050: 1.2},
+            {1050: 0.001, 2050: 0.002},
+        ),
+    ],
+)
+def test_mmdetection_lines(tmp_path: Path, lines: list[str], loss: dict, lr: dict) -> None:
+    log = tmp_path / "20220301_100000.log"
+    log.write_text("\n".join(lines) + "\n")
+    ev = read_inputs([log])
+    assert _series(ev, "loss") == loss and _series(ev, "lr") == lr
+
+
+def test_mmdet_log_json_iter_within_epoch_and_val_rows(tmp_path: Path) -> None:
+    # mmdet 2.x work_dirs/*.log.json: a first line of env info, iter counted within each
+    # epoch (it goes back at every new epoch: not a restart), "mode": "val" rows.
+    path = tmp_path / "20220301_100000.log.json"
+    rows = [{"env_info": "sys.platform: linux", "config": "model = dict()", "seed": 0}]
+    for epoch in (1, 2):
+        for it in (50, 100, 150):
+            loss = 2.0 / (epoch * 150 + it)
+            train = {"mode": "train", "epoch": epoch, "iter": it, "lr": 0.01 * epoch}
+            rows.append({**train, "memory": 3000, "loss_cls": loss / 2, "loss": loss})
+        val = {"mode": "val", "epoch": epoch, "iter": 500, "lr": 0.01 * epoch}
+        rows.append({**val, "bbox_mAP": 0.1 * epoch, "loss": 0.9 / epoch})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    ev = read_inputs([path])
+    assert not ev.resumes and len(ev.runs) == 1
+    loss = ev.series["loss"]
+    assert loss.steps.tolist() == [50, 100, 150, 250, 300, 350]  # 200 iterations per epoch
+    assert _series(ev, "val_loss") == {150: 0.9, 350: 0.45}
+    assert _series(ev, "lr")[250] == 0.02

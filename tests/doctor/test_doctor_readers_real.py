@@ -187,3 +187,16 @@ def test_two_seeds_side_by_side_are_two_runs(tmp_path: Path) -> None:
         (folder / "results.csv").write_text("\n".join(lines) + "\n")
     ev = read_inputs([tmp_path / "seed0", tmp_path / "seed1"])
     assert len(ev.runs) == 2 and "side by side" in ev.runs[1].reason
+
+
+def test_coloured_swin_style_epoch_lines() -> None:
+    # "[date name](main.py 194): INFO Train: [0/50]\tlr 0.000300 ... loss 1.4072 (1.7318)",
+    # " * Train Acc … Train Loss 1.732", "Validate: … Loss 1.2919 (1.2955)", " * Val … Val Loss
+    # 1.296", in ANSI colours: epoch e's numbers stay at epoch e and an eval loss is not a
+    # train loss.
+    ev = read_inputs([REAL / "swin-style-ansi" / "output.log"])
+    assert ev.step_unit == "epoch"
+    loss, val = _dict(ev.series["loss"]), _dict(ev.series["val_loss"])
+    assert sorted(loss) == list(range(7)) and sorted(val) == list(range(6))  # cut in epoch 6
+    assert loss[0] == pytest.approx(1.732) and val[0] == pytest.approx(1.296)
+    assert _dict(ev.series["lr"])[0] == pytest.approx(3e-4)

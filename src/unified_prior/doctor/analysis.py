@@ -327,7 +327,14 @@ def on_plan_clock(evidence: Evidence, declared: Declared, obs: LrObservations) -
         at = np.floor(np.interp(steps, epochs.steps, epochs.values) + 1e-9).astype(np.int64)
         last = np.append(at[1:] != at[:-1], True)  # the last LR logged in each epoch
         steps, values = at[last], values[last]
-    keep = steps >= declared.compare_from
+    start = declared.compare_from
+    if declared.skip_observed_warmup and values.size > 1:
+        climb = 0
+        while climb < values.size - 1 and values[climb + 1] > values[climb] * (1 + 1e-6):
+            climb += 1
+        if climb:
+            start = max(start, int(steps[climb]) + 1)
+    keep = steps >= start
     return LrObservations(steps[keep], values[keep], obs.source)
 
 
@@ -336,13 +343,25 @@ def calibrated(declared: Declared, obs: LrObservations) -> Declared:
     (``peak_known`` False): the shape is then what is compared."""
     if declared.peak_known or declared.plan is None or not len(obs):
         return declared
-    planned = plan_lr(declared, obs.steps)
-    ok = planned > 0
-    if not ok.any():
+    # The scale at the logging lag (±slack) that fits most points: YOLOv8 numbers epochs from
+    # 1, so its epoch e holds the LR of plan epoch e - 1.
+    best: tuple[float, float] = (-1.0, 1.0)
+    slack = max(1, declared.step_slack)
+    for lag in range(-slack, slack + 1):
+        planned = plan_lr(declared, np.maximum(obs.steps + lag, 0))
+        ok = planned > 0
+        if not ok.any():
+            continue
+        ratios = obs.values[ok] / planned[ok]
+        scale = float(np.median(ratios))
+        if not (math.isfinite(scale) and scale > 0):
+            continue
+        fit = float(np.mean(np.abs(ratios / scale - 1.0) <= LR_RTOL))
+        if fit > best[0]:
+            best = (fit, scale)
+    if best[0] < 0:
         return declared
-    scale = float(np.median(obs.values[ok] / planned[ok]))
-    if not (math.isfinite(scale) and scale > 0):
-        return declared
+    scale = best[1]
     seg = declared.plan.segments[0]
     plan = Plan.single(seg.spec, peak_lr=seg.peak_lr * scale, max_steps=declared.plan.max_steps)
     return replace(declared, plan=plan, peak_known=True)

@@ -132,6 +132,9 @@ class Declared:
     #: Observations before this point are not comparable (YOLO warms up per iteration but
     #: logs per epoch, with a batch count the logs do not give).
     compare_from: int = 0
+    #: Also skip the LR's own initial climb (YOLO warms up over max(warmup_epochs × batches,
+    #: 100) iterations: on a small dataset that is more epochs than ``warmup_epochs``).
+    skip_observed_warmup: bool = False
     #: False when the framework picks the peak itself (YOLOv8 ``optimizer: auto``): only
     #: the shape is compared, the scale is read off the log.
     peak_known: bool = True

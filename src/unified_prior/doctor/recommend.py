@@ -91,7 +91,8 @@ def recommend(ctx: Context, findings: list[Finding]) -> Recommendation:
     plan = declared.plan if declared is not None else None
     fixes = _code_fixes(codes)
     if failure is None or obs is None:
-        summary = " ".join(fixes) or "Review the findings above."
+        actions = [f"{f.code}: {f.action}" for f in findings if f.severity != "info" and f.action]
+        summary = " ".join(fixes) or " ".join(actions[:3]) or _first_action(findings)
         rec = Recommendation(summary)
         if chosen is not None:
             rec.start_checkpoint, rec.start_step = str(chosen.path), chosen.step
@@ -214,6 +215,14 @@ def recommend(ctx: Context, findings: list[Finding]) -> Recommendation:
     lines.extend(fixes)
     rec.summary = " ".join(lines)
     return rec
+
+
+def _first_action(findings: list[Finding]) -> str:
+    """The first warning's or error's own advice, with its code."""
+    for f in findings:
+        if f.severity in ("error", "warning"):
+            return f"{f.code}: {f.title}. See its 'What to do' above."
+    return "No action needed."
 
 
 def _code_fixes(codes: set[str]) -> list[str]:

@@ -82,7 +82,9 @@ def _resume_candidates(ctx: Context, obs: LrObservations, declared: Declared) ->
     """Resume steps: recorded ones, plus jumps in the applied LR that the plan does not make."""
     assert declared.plan is not None
     replans = {s.start_step for s in declared.plan.segments}
-    found = {r.step for r in ctx.evidence.resumes}
+    # A "restart" is another run appended to the same file (its steps start over), not a
+    # resume of this one: the LR there is that run's own warmup.
+    found = {r.step for r in ctx.evidence.resumes if getattr(r, "kind", "resume") == "resume"}
     if len(obs) >= 2:
         applied_change = np.abs(np.diff(np.log(np.maximum(obs.values, 1e-30))))
         planned = plan_lr(declared, obs.steps)
@@ -98,9 +100,11 @@ def _resume_verdict(ctx: Context, obs: LrObservations, declared: Declared) -> Lr
         after = ~before
         if after.sum() < 2:
             continue
+        if not before.any():
+            continue  # nothing logged before it: nothing to have jumped from
         pre = LrObservations(obs.steps[before], obs.values[before], obs.source)
         post = LrObservations(obs.steps[after], obs.values[after], obs.source)
-        pre_fit = _fits(best_ratio(declared, pre)) if len(pre) else 1.0
+        pre_fit = _fits(best_ratio(declared, pre))
         if pre_fit < FIT_SHARE:
             continue  # the run was off the plan before the resume: not a resume problem
         restarted = best_ratio(declared, post, shift=resume)

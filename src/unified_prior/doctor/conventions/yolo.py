@@ -69,6 +69,7 @@ class Yolo(Convention):
             convention=self.name,
             # v8 numbers results.csv epochs from 1, v5 from 0: either is within ±1 epoch.
             step_slack=1,
+            skip_observed_warmup=True,
         )
         if lrf is None:
             lrf = 0.01

@@ -79,8 +79,14 @@ def read_table_bytes(data: bytes, delimiter: str) -> tuple[list[str], list[Colum
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    if is_header(next(csv.reader([first], delimiter=delimiter), [])):
+    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip("\r\n")
+    try:
+        cells = next(
+            csv.reader([first.replace("\r", "").replace("\0", "")], delimiter=delimiter), []
+        )
+    except csv.Error:
+        cells = []
+    if is_header(cells):
         try:
             table = pcsv.read_csv(
                 io.BytesIO(data),

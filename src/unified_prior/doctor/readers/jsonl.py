@@ -61,6 +61,23 @@ def _restore_nonfinite(values: np.ndarray) -> None:
     values[values == _NAN_STAND_IN] = np.nan
 
 
+#: mmdet/MMEngine ``*.log.json`` rows with ``"mode": "val"`` are evaluations.
+_EVAL_MODES = frozenset({"val", "eval", "test"})
+
+
+def _eval_modes(table: Any) -> np.ndarray | None:
+    """Which rows are evaluations, from a string ``mode`` column; None without one."""
+    import pyarrow as pa
+
+    if "mode" not in table.column_names:
+        return None
+    column = table.column("mode")
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+    modes = np.array([str(m).lower() in _EVAL_MODES for m in column.to_pylist()])
+    return modes if modes.any() else None
+
+
 def _header_lines(data: bytes) -> list[tuple[int, int]]:
     """(start, end) of our header lines: only lines holding the word are looked at (a regex
     over every line of a 100 MB log costs more than parsing it)."""
@@ -179,6 +196,7 @@ class JsonlReader(Reader):
         stream = str(path)
         records = skipped = 0
         clock = "step"
+        note = ""
         start = 0
         offset = 0
         chunks: list[tuple[bytes, dict[str, Any] | None]] = []
@@ -200,29 +218,30 @@ class JsonlReader(Reader):
                 continue
             if not body.strip():
                 continue
-            names, columns, bad = self._columns(body)
+            names, columns, bad, modes = self._columns(body)
             skipped += bad
             if not columns:
                 continue
-            result = emit_table(sink, stream, names, columns, rows_offset=offset)
+            result = emit_table(sink, stream, names, columns, rows_offset=offset, eval_rows=modes)
+            note = result.note or note
             offset += columns[0].values.size
             records += result.records
             skipped += result.skipped
             clock = result.clock if result.records else clock
         notes = {"epoch": "no step key: the epoch used as the step",
                  "record": "no step key: record order used as the step"}  # fmt: skip
-        return ReadStats(records, skipped, notes.get(clock, ""), clock)
+        return ReadStats(records, skipped, note or notes.get(clock, ""), clock)
 
     @staticmethod
-    def _columns(body: bytes) -> tuple[list[str], list[Column], int]:
-        """(names, columns, lines skipped) of one run of JSON lines."""
+    def _columns(body: bytes) -> tuple[list[str], list[Column], int, np.ndarray | None]:
+        """(names, columns, lines skipped, evaluation rows) of one run of JSON lines."""
         import pyarrow as pa
         import pyarrow.json as pj
 
         options = pj.ReadOptions(block_size=max(1 << 20, min(len(body), 64 << 20)))
         try:
             table = pj.read_json(io.BytesIO(body), read_options=options)
-            return (*arrow_columns(table), 0)
+            return (*arrow_columns(table), 0, _eval_modes(table))
         except (pa.ArrowException, OverflowError, ValueError, MemoryError):
             pass
         if _NONFINITE.search(body):
@@ -235,7 +254,7 @@ class JsonlReader(Reader):
                 names, columns = arrow_columns(table)
                 for column in columns:
                     _restore_nonfinite(column.values)
-                return names, columns, 0
+                return names, columns, 0, _eval_modes(table)
             except (pa.ArrowException, OverflowError, ValueError, MemoryError):
                 pass
         # The tolerant path: one line at a time.
@@ -255,9 +274,10 @@ class JsonlReader(Reader):
                 continue
             records.append(_flat(record))
         if not records:
-            return [], [], bad
+            return [], [], bad, None
         names, columns = python_columns(records)
-        return names, columns, bad
+        modes = np.array([str(r.get("mode", "")).lower() in _EVAL_MODES for r in records])
+        return names, columns, bad, modes if modes.any() else None
 
     @staticmethod
     def _header(record: dict[str, Any], stream: str, sink: Sink) -> None:

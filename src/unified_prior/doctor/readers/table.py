@@ -39,6 +39,7 @@ class TableResult:
     records: int
     skipped: int
     clock: str
+    note: str = ""
 
 
 def _valid_steps(col: Column) -> np.ndarray:
@@ -57,19 +58,54 @@ def _forward_fill(steps: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.where(filled, steps[np.maximum(index, 0)], 0), filled
 
 
+def _per_epoch_steps(steps: np.ndarray, ok: np.ndarray, epochs: Column) -> np.ndarray | None:
+    """mmdet's ``*.log.json`` counts ``iter`` within each epoch: when every step that goes
+    back does so where the epoch goes up, the global step is (epoch - first) × iterations
+    per epoch + iter, the iterations per epoch read as the largest iter plus one interval."""
+    rows = np.flatnonzero(ok & epochs.present & np.isfinite(epochs.values))
+    if rows.size < 2:
+        return None
+    s, e = steps[rows], epochs.values[rows]
+    back = s[1:] < s[:-1]
+    if not back.any() or not np.all(e[1:][back] > e[:-1][back]):
+        return None
+    gaps = np.diff(s)[~back]
+    interval = int(np.median(gaps[gaps > 0])) if (gaps > 0).any() else 1
+    per_epoch = int(s.max()) + interval
+    epoch_index = np.where(np.isfinite(epochs.values), epochs.values, e[0]) - e.min()
+    return (np.maximum(epoch_index, 0).astype(np.int64) * per_epoch + steps).astype(np.int64)
+
+
 def emit_table(
-    sink: Sink, stream: str, names: list[str], columns: list[Column], *, rows_offset: int = 0
+    sink: Sink,
+    stream: str,
+    names: list[str],
+    columns: list[Column],
+    *,
+    rows_offset: int = 0,
+    eval_rows: np.ndarray | None = None,
 ) -> TableResult:
-    """Send a table to ``sink`` under ``stream``; see the module docstring."""
+    """Send a table to ``sink`` under ``stream``; see the module docstring. ``eval_rows``
+    marks rows of an evaluation (mmdet's ``"mode": "val"``): their loss is an eval loss at
+    the last training step before them."""
     n = columns[0].values.size if columns else 0
     plan = layout(tuple(names))
     by_name = dict(zip(names, columns, strict=True))
     if n == 0 or not plan.metrics:
         return TableResult(0, n, "step")
     clock = "step"
+    per_epoch = False
     if plan.step is not None:
         col = by_name[plan.step]
         ok = _valid_steps(col)
+        if eval_rows is not None:
+            ok &= ~eval_rows
+        if plan.epoch is not None:
+            glob = _per_epoch_steps(
+                np.where(ok, col.values, 0).astype(np.int64), ok, by_name[plan.epoch]
+            )
+            if glob is not None:
+                col, per_epoch = Column(glob.astype(np.float64), col.present), True
         steps_f, ok = _forward_fill(col.values, ok)
     elif plan.epoch is not None and _valid_steps(by_name[plan.epoch]).any():
         clock = "epoch"
@@ -93,6 +129,14 @@ def emit_table(
             if fill.any():
                 vals, present = np.where(fill, alt.values, vals), present | fill
         values[metric] = (vals, present & ok)
+    if eval_rows is not None:
+        if "loss" in values and "val_loss" not in values:
+            vals, present = values["loss"]
+            values["val_loss"] = (vals, present & eval_rows)
+            values["loss"] = (vals, present & ~eval_rows)
+        for metric in ("loss", "lr", "grad_norm"):
+            if metric in values:
+                values[metric] = (values[metric][0], values[metric][1] & ~eval_rows)
     if not plan.summary:
         for metric, keys in plan.parts.items():
             cols = [by_name[k] for k in keys]
@@ -143,4 +187,9 @@ def emit_table(
             mask = c.present & ok & np.isfinite(c.values)
             if mask.any():
                 sink.other_many(key, steps[mask], c.values[mask], stream)
-    return TableResult(records, n - records, clock)
+    note = (
+        f"iter counts within each epoch: step = epoch × {int(steps.max()) + 1:,}-ish + iter"
+        if per_epoch
+        else ""
+    )
+    return TableResult(records, n - records, clock, note)

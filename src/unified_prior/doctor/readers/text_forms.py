@@ -35,14 +35,27 @@ KEY_WORDS = 4
 _DICT = re.compile(r"\{.*\}")
 #: torchvision/DETR ``MetricLogger``: "Epoch: [3]  [ 10/128]  eta: … lr: 0.1  loss: 2.3 (2.4)".
 METRIC_LOGGER = re.compile(
-    r"^\s*(?:Epoch:\s*\[(\d+)\]|Train:\s*(\d+))\s*\[\s*(\d+)\s*/\s*(\d+)\s*[\](]"
-)  # torchvision/DETR "Epoch: [3] [10/128]", timm "Train: 3 [ 10/1251 (  1%)]"
+    r"^\s*(?:Epoch(?:\(train\))?:?\s*\[(\d+)\]|Train:\s*(\d+))\s*\[\s*(\d+)\s*/\s*(\d+)\s*[\](]"
+)  # torchvision/DETR "Epoch: [3] [10/128]", timm "Train: 3 [ 10/1251 (  1%)]",
+#    mmdet 2.x "Epoch [3][10/128]", MMEngine "Epoch(train)  [3][ 10/128]"
+#: MMEngine's iteration-based training: "Iter(train) [  50/90000]" (the step itself).
+_MM_ITER = re.compile(r"^\s*Iter\(train\)\s*\[\s*(\d+)\s*/\s*\d+\s*\]")
+#: MMEngine's evaluation lines: their numbers belong to the last training step.
+_MM_EVAL = re.compile(r"^\s*(?:Epoch|Iter)\((?:val|test)\)")
 _TEST_PROGRESS = re.compile(r"^\s*(Test|Eval|Val\w*):\s*\[\s*\d+\s*/\s*\d+\s*\]")
 _AVERAGED = re.compile(r"^\s*Averaged stats:", re.IGNORECASE)
 #: A line that reports an evaluation as a whole: its plain ``loss`` is an eval loss.
 _EVAL_CONTEXT = re.compile(
-    r"^\W*(?:valid(?:ation)?|eval(?:uation)?|test)\b|valid on '|\|\s*valid\s*\|", re.IGNORECASE
+    r"^\W*(?:valid(?:ation)?|eval(?:uation)?|test)\b|valid on '|\|\s*valid\s*\|"
+    r"|\b(?:validat\w*|evaluat\w*|test)\s*:",
+    re.IGNORECASE,
 )
+#: Swin/timm-style "Train: [3/50]" (epoch 3 of 50), optionally "[120/500]" (iteration).
+_BRACKET_EPOCH = re.compile(
+    r"\b(?:train(?:ing)?|epoch)\s*:?\s*\[\s*(\d+)\s*/\s*\d+\s*\](?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?",
+    re.IGNORECASE,
+)
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: ``Namespace(lr=0.0001, …)`` / ``TrainingArguments(…)`` printed as one line, or opened on
 #: a line of its own and closed by ``)`` (HF prints its arguments one per line).
 CONFIG_CALL = re.compile(r"\b(Namespace|\w*(?:Arguments|Args|Config))\((.*)\)\s*$")
@@ -178,6 +191,12 @@ def pairs(body: str) -> Line:
         # fairseq "valid on 'valid' subset | loss 8.1", "Validation: loss 0.5"
         metrics["val_loss"] = metrics.pop("loss")
     form = "pairs"
+    if epoch is None and step is None:
+        bracket = _BRACKET_EPOCH.search(body)
+        if bracket is not None:
+            epoch = float(bracket.group(1))
+            if bracket.group(2) is not None:
+                step, per_epoch = int(bracket.group(2)), int(bracket.group(3))
     if step is not None and per_epoch and epoch is not None and float(epoch).is_integer():
         # "Epoch [2/10], Step [100/600]": the step counts within the epoch; the global one is
         # epoch × steps per epoch + step (an offset of one epoch when epochs count from 1).
@@ -203,8 +222,21 @@ class MetricLoggerState:
             line = pairs(body[match.end() :])
             line.step, line.epoch, line.form = epoch * n + i, float(epoch), "metric-logger"
             return line
+        match = _MM_ITER.match(body)
+        if match is not None:
+            self.seen, self.in_eval = True, False
+            line = pairs(body[match.end() :])
+            line.step, line.form = int(match.group(1)), "metric-logger"
+            return line
         if not self.seen:
             return None
+        if _MM_EVAL.match(body):
+            line = pairs(body[body.index(")") + 1 :])
+            loss = line.metrics.get("loss", line.metrics.get("val_loss"))
+            line.metrics = {} if loss is None else {"val_loss": loss}
+            line.other = {}
+            line.at_last_step, line.form = True, "metric-logger"
+            return line if line.metrics else Line(form="skip")
         if _TEST_PROGRESS.match(body):
             self.in_eval = True
             return Line(form="skip")

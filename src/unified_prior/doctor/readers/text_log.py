@@ -27,6 +27,7 @@ from unified_prior.doctor.readers.base import Reader, ReadStats, register, text_
 from unified_prior.doctor.readers.csv_log import CLOCK_NOTES, is_header, read_table_text
 from unified_prior.doctor.readers.table import emit_table
 from unified_prior.doctor.readers.text_forms import (
+    ANSI,
     CONFIG_CALL,
     CONFIG_OPEN,
     PREFIX,
@@ -44,6 +45,24 @@ MAX_LINE_CHARS = 20_000
 MAX_BLOCK_LINES = 1000
 _HF_METRICS_TITLE = re.compile(r"^\*{5}\s.*\bmetrics\s\*{5}$")
 _HF_METRICS_ROW = re.compile(r"^\w[\w ]*?\s*=\s*\S+$")
+
+
+#: detectron2 "Running with full config:", maskrcnn-benchmark "Running with config:", then
+#: the whole config as YAML lines without the logger's prefix.
+_YAML_INTRO = re.compile(r"\bRunning with (?:full )?config:\s*$")
+_YAML_LINE = re.compile(r"^\s*(?:- |[\w.\-/]+:(?:\s|$))")
+
+
+def _close_yaml(block: tuple[int, list[str]], path: Path, sink: Sink) -> None:
+    """A printed YAML config, as data (``yaml.safe_load``); not YAML: nothing."""
+    import yaml
+
+    try:
+        data = yaml.safe_load("\n".join(block[1]))
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return
+    if isinstance(data, dict) and data:
+        sink.configs.append((f"{path}:{block[0]}", data))
 
 
 _NAME = re.compile(r"^[A-Za-z_][\w/.\-()@:]*$")
@@ -97,9 +116,12 @@ class TextLogReader(Reader):
         first_unread = ""
         logger = MetricLoggerState()
         block: tuple[int, dict[str, Any]] | None = None
+        yaml_block: tuple[int, list[str]] | None = None
         in_summary = False
         epoch_line: float | None = None
         for number, raw in enumerate(text_lines(path), start=1):
+            if "\x1b" in raw:
+                raw = ANSI.sub("", raw)  # coloured console output saved to a file
             line = raw.strip()
             if not line:
                 continue
@@ -107,6 +129,16 @@ class TextLogReader(Reader):
             if len(line) > MAX_LINE_CHARS:
                 skipped += 1
                 continue
+            if yaml_block is not None:
+                if (
+                    not PREFIX.match(line)
+                    and _YAML_LINE.match(raw)
+                    and len(yaml_block[1]) < MAX_BLOCK_LINES
+                ):
+                    yaml_block[1].append(raw.rstrip("\r\n"))
+                    continue
+                _close_yaml(yaml_block, path, sink)
+                yaml_block = None
             if block is not None:
                 if line.startswith(")") or len(block[1]) >= MAX_BLOCK_LINES:
                     sink.configs.append((f"{path}:{block[0]}", block[1]))
@@ -132,6 +164,9 @@ class TextLogReader(Reader):
             if CONFIG_OPEN.search(body):
                 block = (number, {})
                 continue
+            if _YAML_INTRO.search(body):
+                yaml_block = (number, [])  # detectron2/maskrcnn: the config as YAML follows
+                continue
             parsed = logger.parse(body) or python_dict(body) or pairs(body)
             if parsed.form == "skip":
                 continue
@@ -147,6 +182,8 @@ class TextLogReader(Reader):
             lines.append((number, parsed))
         if block is not None:
             sink.configs.append((f"{path}:{block[0]}", block[1]))
+        if yaml_block is not None:
+            _close_yaml(yaml_block, path, sink)
         records, clock, note = self._emit(lines, str(path), sink)
         skipped += len(lines) - records
         if not records:

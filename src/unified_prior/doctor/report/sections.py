@@ -68,7 +68,7 @@ def build_sections(report: Report) -> list[Section]:
         blocks.append(
             Block(
                 "p",
-                "No declared schedule was found (no metrics header, no config "
+                "No declared schedule was found (no metrics header, no framework config "
                 "with schedule keys, no --expect).",
             )
         )
@@ -83,6 +83,17 @@ def build_sections(report: Report) -> list[Section]:
                     "p", "Assumed where the config is silent: " + "; ".join(declared.assumed) + "."
                 )
             )
+    inferred = report.extras.get("inferred_schedule")
+    if inferred and (declared is None or declared.plan is None):
+        verdict = "it looks intended" if inferred["looks_intended"] else "it does not look intended"
+        blocks.append(
+            Block(
+                "p",
+                f"What the LR did ({inferred.get('source') or 'logged LR'}): "
+                f"{inferred['summary']}. Read off the series alone, {verdict}"
+                + (f": {inferred['why']}." if inferred.get("why") else "."),
+            )
+        )
     lr_f = report.lr_verdict
     lr_series = ev.get("lr")
     sources = []
