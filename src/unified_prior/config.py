@@ -181,7 +181,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return path, value
 
 
-def _set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
+def set_path(tree: dict[str, Any], path: list[str], value: Any) -> None:
     node = tree
     for part in path[:-1]:
         child = node.setdefault(part, {})
@@ -211,7 +211,7 @@ def load_config(path: Path | str | None = None, overrides: list[str] | None = No
     tree = _merge_sections(RunConfig().to_dict(), file_tree)
     given = [(parse_override(item)[0], item) for item in overrides or []]
     for key_path, item in given:
-        _set_path(tree, key_path, parse_override(item)[1])
+        set_path(tree, key_path, parse_override(item)[1])
     _drop_foreign_schedule_defaults(tree, file_tree, overrides or [])
     fallback = str(path) if path else "config"
 

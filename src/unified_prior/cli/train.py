@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import copy
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from unified_prior.cli.options import ConfigOption, SetOption
-from unified_prior.config import RunConfig, config_from_dict, load_config, parse_override
+from unified_prior.config import (
+    RunConfig,
+    config_from_dict,
+    load_config,
+    parse_override,
+    set_path,
+)
 from unified_prior.errors import InputError
 
 OutOption = Annotated[
@@ -203,10 +210,7 @@ def _resume_config(
         items.append(f"schedule.kind={schedule}")
     for item in items:
         keys, value = parse_override(item)
-        node = tree
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
+        set_path(tree, keys, value)
     if schedule is not None:
         from unified_prior.schedules import FAMILIES
 
@@ -214,7 +218,16 @@ def _resume_config(
             raise InputError(f"--schedule {schedule!r}: choose one of {', '.join(FAMILIES)}")
         fields = FAMILIES[schedule].model_fields
         tree["schedule"] = {k: v for k, v in tree["schedule"].items() if k in fields}
-    return config_from_dict(tree, source=f"checkpoint {path} config with overrides")
+    given = [(parse_override(item)[0], item) for item in items]
+
+    def blame(keys: Sequence[str]) -> str:
+        for key_path, item in reversed(given):  # the --set or flag that set the bad key
+            n = min(len(key_path), len(keys))
+            if n and list(keys[:n]) == key_path[:n]:
+                return f"--set {item}" if item in (overrides or []) else f"{item} (from a flag)"
+        return f"checkpoint {path} config"
+
+    return config_from_dict(tree, source=blame)
 
 
 def register(app: typer.Typer) -> None:
