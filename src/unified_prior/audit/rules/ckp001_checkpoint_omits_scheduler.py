@@ -44,6 +44,7 @@ class CheckpointOmitsScheduler(Rule):
             and s.family != "timm"
             # ``last_epoch=start_step - 1``: the resume rebuilds the position from the step.
             and not any(k.arg == "last_epoch" for k in s.call.keywords)
+            and not facts.repositioned(s)
         ]
         if not scheds:
             return

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from unified_prior.audit.claims.values import fmt_value, is_unknown
 from unified_prior.audit.finding import Finding
-from unified_prior.audit.model.tree import Control
+from unified_prior.audit.model.catalog import ACCUM_TOKEN
+from unified_prior.audit.model.tree import Control, tokens
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import ACCUMULATION, claims, read_only_in_logs, unapplied
@@ -18,6 +19,21 @@ def _exclusive(a: Control, b: Control) -> bool:
     """The two sit on opposite sides of one ``if``: they never run in the same iteration."""
     sides = {id(node): side for node, side in a.branches}
     return any(id(node) in sides and sides[id(node)] != side for node, side in b.branches)
+
+
+def _per_batch_hook(scope: ast.AST) -> bool:
+    """Lightning's ``training_step`` (and the like) runs once per batch: its body is the loop."""
+    return isinstance(scope, ast.FunctionDef) and scope.name in {"training_step", "train_step"}
+
+
+def _is_accumulation_test(test: ast.AST) -> bool:
+    """``x % accum_steps == 0``: a modulo by something named for accumulation."""
+    return any(
+        isinstance(n, ast.BinOp)
+        and isinstance(n.op, ast.Mod)
+        and any(ACCUM_TOKEN.search(t) for t in tokens(n.right))
+        for n in ast.walk(test)
+    )
 
 
 @register
@@ -32,6 +48,9 @@ class AccumulationNotApplied(Rule):
     ``zero_grad()`` runs on every micro-batch, outside any such test: the gradients are
     cleared before they can add up, so each update sees one micro-batch.
 
+    Third shape: the loop tests an accumulation boundary (``if step % accum_steps == 0:``)
+    but ``optimizer.step()`` runs outside that test, on every batch.
+
     Silent under frameworks that accumulate for the script (HF ``Trainer``, Lightning,
     ``accelerator.accumulate``, DeepSpeed) and when an optimizer step sits under a
     ``%``-style boundary test.
@@ -44,6 +63,7 @@ class AccumulationNotApplied(Rule):
 
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
         yield from self._cleared_every_micro_batch(facts)
+        yield from self._step_outside_accumulation_test(facts)
         keys = [
             k
             for k in unapplied(claims(facts, ACCUMULATION))
@@ -76,12 +96,14 @@ class AccumulationNotApplied(Rule):
         yield self.finding(facts, key.node, message, fix, related=(step_call, loop))
 
     def _cleared_every_micro_batch(self, facts: ScriptFacts) -> Iterator[Finding]:
-        if facts.frameworks:
+        # The script gates the step itself, so it accumulates itself: only a framework that
+        # skips zero_grad on micro-batches (accelerate, DeepSpeed) would make this right.
+        if facts.frameworks & {"accumulate", "deepspeed"}:
             return
         for step_call, opt_expr in facts.optimizer_steps():
             ctl = facts.control(step_call)
             guard = facts.accumulation_guard(ctl.branches)
-            if guard is None or not ctl.loops:
+            if guard is None or not (ctl.loops or _per_batch_hook(ctl.scope)):
                 continue
             name = facts.text(opt_expr)
             for call in facts.calls:
@@ -142,3 +164,34 @@ class AccumulationNotApplied(Rule):
             if zero.lineno < call.lineno < step.lineno:
                 return call
         return None
+
+    def _step_outside_accumulation_test(self, facts: ScriptFacts) -> Iterator[Finding]:
+        if facts.frameworks & {"accumulate", "deepspeed"}:
+            return
+        for step_call, _ in facts.optimizer_steps():
+            ctl = facts.control(step_call)
+            if not ctl.loops or facts.accumulation_guard(ctl.branches) is not None:
+                continue
+            loop = ctl.loops[-1]
+            test = next(
+                (
+                    node
+                    for node in ast.walk(loop)
+                    if isinstance(node, ast.If)
+                    and facts.control(node).loops[-1:] == (loop,)
+                    and facts.scope_of(node) is ctl.scope
+                    and _is_accumulation_test(node.test)
+                ),
+                None,
+            )
+            if test is None:
+                continue
+            tl, tc = facts.pos(test)
+            message = (
+                f"the loop tests an accumulation boundary at {tl}:{tc}, but "
+                f"{facts.text(step_call.func)}() runs outside that test, on every batch: "
+                "gradients are never accumulated"
+            )
+            fix = "move optimizer.step()/zero_grad() (and the scheduler step) under that test"
+            yield self.finding(facts, step_call, message, fix, related=(test,))
+            return
