@@ -355,6 +355,26 @@ SHAPES = [
     ),
     pytest.param(
         """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        start_epoch = 0
+        if args.resume:
+            checkpoint = torch.load("ckpt.pth", weights_only=True)
+            model.load_state_dict(checkpoint["net"])
+            start_epoch = checkpoint["epoch"]
+        scheduler = CosineAnnealingLR(optimizer, T_max=200)
+        for epoch in range(start_epoch, start_epoch + 200):
+            for batch in loader:
+                model(batch).backward()
+                optimizer.step()
+            torch.save({"net": model.state_dict(), "epoch": epoch}, "ckpt.pth")
+            scheduler.step()
+        """,
+        {"CKP001"},
+        set(),
+        id="checkpoint-with-the-epoch-it-resumes-from-omits-the-scheduler",
+    ),
+    pytest.param(
+        """
         def train(model, loader, grad_accum_steps=4):
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             for batch in loader:
