@@ -375,6 +375,22 @@ SHAPES = [
     ),
     pytest.param(
         """
+        from accelerate import Accelerator
+        accelerator = Accelerator(gradient_accumulation_steps=8)
+        optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-5)
+        policy, optimizer, loader = accelerator.prepare(policy, optimizer, loader)
+        for batch in loader:
+            with accelerator.accumulate(policy):
+                accelerator.backward(policy(batch))
+                optimizer.step()
+                policy.zero_grad(set_to_none=True)
+        """,
+        {"OPT001"},
+        set(),
+        id="module-zero-grad-inside-accelerate-accumulate",
+    ),
+    pytest.param(
+        """
         def train(model, loader, grad_accum_steps=4):
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             for batch in loader:

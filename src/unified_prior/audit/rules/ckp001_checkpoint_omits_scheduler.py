@@ -53,11 +53,17 @@ class CheckpointOmitsScheduler(Rule):
         if not scheds:
             return
         # ``start_epoch = checkpoint["epoch"]``: a resume that continues the position saved.
-        read_back = {
-            key
-            for node in facts.of_type(ast.Subscript)
-            if isinstance(node.ctx, ast.Load) and (key := const_str(node.slice)) is not None
-        }
+        # A script whose resume restores an optimizer writes its resume checkpoints with the
+        # optimizer state; its position-only saves (final or phase weights) are exports.
+        read_back = (
+            set()
+            if facts.optimizer_loads()
+            else {
+                key
+                for node in facts.of_type(ast.Subscript)
+                if isinstance(node.ctx, ast.Load) and (key := const_str(node.slice)) is not None
+            }
+        )
         for call in facts.calls:
             if facts.qualified(call) != "torch.save" or not call.args:
                 continue

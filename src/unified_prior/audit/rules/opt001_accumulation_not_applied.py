@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from unified_prior.audit.claims.values import fmt_value, is_unknown
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.model.catalog import ACCUM_TOKEN
-from unified_prior.audit.model.tree import Control, tokens
+from unified_prior.audit.model.tree import Control, dotted, last_part, tokens
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import ACCUMULATION, claims, read_only_in_logs, unapplied
@@ -51,6 +51,10 @@ class AccumulationNotApplied(Rule):
     Third shape: the loop tests an accumulation boundary (``if step % accum_steps == 0:``)
     but ``optimizer.step()`` runs outside that test, on every batch.
 
+    Fourth shape: inside ``with accelerator.accumulate(model):`` the script clears
+    gradients with ``model.zero_grad()``: accelerate skips the prepared *optimizer's*
+    ``zero_grad`` on micro-batches, never the module's.
+
     Silent under frameworks that accumulate for the script (HF ``Trainer``, Lightning,
     ``accelerator.accumulate``, DeepSpeed) and when an optimizer step sits under a
     ``%``-style boundary test.
@@ -64,6 +68,7 @@ class AccumulationNotApplied(Rule):
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
         yield from self._cleared_every_micro_batch(facts)
         yield from self._step_outside_accumulation_test(facts)
+        yield from self._module_cleared_inside_accumulate(facts)
         keys = [
             k
             for k in unapplied(claims(facts, ACCUMULATION))
@@ -194,4 +199,37 @@ class AccumulationNotApplied(Rule):
             )
             fix = "move optimizer.step()/zero_grad() (and the scheduler step) under that test"
             yield self.finding(facts, step_call, message, fix, related=(test,))
+            return
+
+    def _module_cleared_inside_accumulate(self, facts: ScriptFacts) -> Iterator[Finding]:
+        for call in facts.calls:
+            func = call.func
+            if not (isinstance(func, ast.Attribute) and func.attr == "zero_grad"):
+                continue
+            if facts.is_optimizer_expr(func.value):
+                continue
+            ctl = facts.control(call)
+            if facts.accumulation_guard(ctl.branches) is not None:
+                continue
+            block = next(
+                (
+                    w
+                    for w in reversed(ctl.withs)
+                    for item in getattr(w, "items", [])
+                    if isinstance(item.context_expr, ast.Call)
+                    and last_part(dotted(item.context_expr.func)) == "accumulate"
+                    and any(facts.text(a) == facts.text(func.value) for a in item.context_expr.args)
+                ),
+                None,
+            )
+            if block is None:
+                continue
+            bl, bc = facts.pos(block)
+            message = (
+                f"{facts.text(func)}() inside the accumulate block at {bl}:{bc} clears the "
+                "module's gradients on every micro-batch (accelerate skips only the prepared "
+                "optimizer's zero_grad): each update uses one micro-batch"
+            )
+            fix = "call optimizer.zero_grad() (the prepared optimizer) instead"
+            yield self.finding(facts, call, message, fix, related=(block,))
             return
