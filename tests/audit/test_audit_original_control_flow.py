@@ -191,5 +191,24 @@ def test_clip_and_accumulation_applied_silence_opt(audit) -> None:
         "        for batch in loader:\n            optimizer.zero_grad()\n",
         "        for batch in loader:\n",
     )
+    # The GradScaler branch must accumulate too, or it still steps on every batch.
+    amp = (
+        "                scaler.scale(loss).backward()\n"
+        "                scaler.step(optimizer)\n"
+        "                scaler.update()\n"
+    )
+    assert text.count(amp) == 1
+    text = text.replace(
+        amp,
+        '                scaler.scale(loss / config["gradient_accumulation_steps"]).backward()\n'
+        '                if (step + 1) % config["gradient_accumulation_steps"] == 0:\n'
+        "                    scaler.unscale_(optimizer)\n"
+        "                    torch.nn.utils.clip_grad_norm_(\n"
+        '                        model.parameters(), config["gradient_clip_norm"]\n'
+        "                    )\n"
+        "                    scaler.step(optimizer)\n"
+        "                    scaler.update()\n"
+        "                    optimizer.zero_grad()\n",
+    )
     codes = {f.code for f in audit(text)}
     assert "OPT001" not in codes and "OPT002" not in codes

@@ -289,6 +289,108 @@ SHAPES = [
     ),
     pytest.param(
         """
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        gradient_accumulation_steps = 4
+        for step, batch in enumerate(loader):
+            model(batch).backward()
+            if step % gradient_accumulation_steps == 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if optimizer is not None:
+                optimizer.step()
+                optimizer.zero_grad()
+        """,
+        {"OPT001"},
+        set(),
+        id="step-outside-the-accumulation-test",
+    ),
+    pytest.param(
+        """
+        import lightning as L
+
+        class Module(L.LightningModule):
+            def __init__(self, accumulate_grad_batches=4):
+                super().__init__()
+                self.automatic_optimization = False
+                self.accumulate_grad_batches = accumulate_grad_batches
+
+            def configure_optimizers(self):
+                opt = torch.optim.AdamW(self.parameters(), lr=1e-4)
+                sched = CosineAnnealingLR(opt, T_max=100)
+                config = {"scheduler": sched, "interval": "step"}
+                return [{"optimizer": opt, "lr_scheduler": config}]
+
+            def training_step(self, batch, batch_idx):
+                g_opt = self.optimizers()
+                g_sch = self.lr_schedulers()
+                g_opt.zero_grad()
+                self.manual_backward(self(batch).mean())
+                if (batch_idx + 1) % self.accumulate_grad_batches == 0:
+                    g_opt.step()
+                    g_sch.step()
+        """,
+        {"OPT001"},
+        {"SCH002"},
+        id="lightning-manual-zero-grad-every-micro-batch-scheduler-in-a-dict",
+    ),
+    pytest.param(
+        """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = LambdaLR(optimizer, lr_lambda=lambda e: 0.95**e)
+        start_epoch = 0
+        if args.resume:
+            ckpt = torch.load(args.resume, weights_only=True)
+            optimizer.load_state_dict(ckpt["optimizer"])
+            start_epoch = ckpt["epoch"] + 1
+        scheduler.last_epoch = start_epoch - 1
+        for epoch in range(start_epoch, args.epochs):
+            for batch in loader:
+                model(batch).backward()
+                optimizer.step()
+            scheduler.step()
+            torch.save({"optimizer": optimizer.state_dict(), "epoch": epoch}, "last.pt")
+        """,
+        set(),
+        {"CKP001", "CKP002"},
+        id="scheduler-repositioned-by-last-epoch-on-resume",
+    ),
+    pytest.param(
+        """
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        start_epoch = 0
+        if args.resume:
+            checkpoint = torch.load("ckpt.pth", weights_only=True)
+            model.load_state_dict(checkpoint["net"])
+            start_epoch = checkpoint["epoch"]
+        scheduler = CosineAnnealingLR(optimizer, T_max=200)
+        for epoch in range(start_epoch, start_epoch + 200):
+            for batch in loader:
+                model(batch).backward()
+                optimizer.step()
+            torch.save({"net": model.state_dict(), "epoch": epoch}, "ckpt.pth")
+            scheduler.step()
+        """,
+        {"CKP001"},
+        set(),
+        id="checkpoint-with-the-epoch-it-resumes-from-omits-the-scheduler",
+    ),
+    pytest.param(
+        """
+        from accelerate import Accelerator
+        accelerator = Accelerator(gradient_accumulation_steps=8)
+        optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-5)
+        policy, optimizer, loader = accelerator.prepare(policy, optimizer, loader)
+        for batch in loader:
+            with accelerator.accumulate(policy):
+                accelerator.backward(policy(batch))
+                optimizer.step()
+                policy.zero_grad(set_to_none=True)
+        """,
+        {"OPT001"},
+        set(),
+        id="module-zero-grad-inside-accelerate-accumulate",
+    ),
+    pytest.param(
+        """
         def train(model, loader, grad_accum_steps=4):
             optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
             for batch in loader:

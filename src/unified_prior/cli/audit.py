@@ -22,7 +22,11 @@ def _codes(values: list[str] | None) -> list[str] | None:
 
 def audit(
     paths: Annotated[
-        list[Path], typer.Argument(help="Training scripts or folders (recursed, .py files).")
+        list[Path],
+        typer.Argument(
+            help="Training scripts or folders; a folder is audited as one project (its own "
+            "imports resolved, the YAML/JSON/TOML configs its scripts load read as claims)."
+        ),
     ],
     output_format: Annotated[
         str, typer.Option("--format", help="Output: text | json | sarif (SARIF 2.1.0).")
@@ -37,8 +41,10 @@ def audit(
 ) -> None:
     """Find configuration that training scripts claim but never apply.
 
-    Static: scripts are parsed with ast, never imported or run. Exit 1 when anything is
-    found, 2 on bad input.
+    Static: scripts are parsed with ast, never imported or run. A file that cannot be read
+    (E902: not a regular file, undecodable), parsed (E999) or analysed (E998: nested too
+    deep) is one finding; the others are still audited. Exit 1 when anything is found, 2 on
+    bad input.
     """
     from unified_prior.audit import audit_paths
     from unified_prior.audit.output import FORMATS

@@ -144,7 +144,11 @@ class Flows(Calls):
         carrier = Flow()
         names = [s for s in self._classify_object_use(container, carrier) if s is not None]
         if names:
-            carrier.escapes.extend(self.flow(names).escapes)
+            onward = self.flow(names)
+            carrier.escapes.extend(onward.escapes)
+            carrier.prepared = carrier.prepared or onward.prepared
+            carrier.composite_parent = carrier.composite_parent or onward.composite_parent
+            carrier.lightning_return = carrier.lightning_return or onward.lightning_return
         for node, why in carrier.escapes:
             flow.escapes.append((node, f"put into a container that is {why}"))
         # ``ChainedScheduler([a, b])``: the container's fate is the value's.

@@ -325,6 +325,18 @@ class Objects(Flows):
         built_in = self.scope_of(sched.call)
         return any(self.scope_of(site) is built_in for site in self.call_sites(scope))
 
+    def repositioned(self, sched: SchedulerInfo) -> bool:
+        """``scheduler.last_epoch = start_epoch - 1``: the resume sets its position itself."""
+        for node in self.of_type(ast.Assign):
+            for target in node.targets:
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr == "last_epoch"
+                    and self.symbol(target.value) in sched.flow.symbols
+                ):
+                    return True
+        return False
+
     def active_schedulers(self) -> list[SchedulerInfo]:
         """Schedulers this script must step itself (not children, not framework-driven)."""
         return [

@@ -12,6 +12,9 @@ from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.script import ScriptFacts
 
+#: Checkpoint keys that carry the training position a resume continues from.
+POSITION_KEYS = frozenset({"epoch", "step", "global_step", "iteration", "iter", "start_epoch"})
+
 
 def _is_none(node: ast.AST) -> bool:
     """``"optimizer": None``: the key is kept, the state is not."""
@@ -20,7 +23,8 @@ def _is_none(node: ast.AST) -> bool:
 
 @register
 class CheckpointOmitsScheduler(Rule):
-    """``torch.save`` writes a resume checkpoint (it holds the optimizer state) but not the
+    """``torch.save`` writes a resume checkpoint (it holds the optimizer state, or a position
+    such as ``"epoch"`` that the script reads back on resume) but not the
     state of a scheduler this script steps: a resume rebuilds the scheduler at step 0 and
     restarts warmup and decay. Severity *warning*: the run itself is fine, its resume is not.
 
@@ -44,9 +48,22 @@ class CheckpointOmitsScheduler(Rule):
             and s.family != "timm"
             # ``last_epoch=start_step - 1``: the resume rebuilds the position from the step.
             and not any(k.arg == "last_epoch" for k in s.call.keywords)
+            and not facts.repositioned(s)
         ]
         if not scheds:
             return
+        # ``start_epoch = checkpoint["epoch"]``: a resume that continues the position saved.
+        # A script whose resume restores an optimizer writes its resume checkpoints with the
+        # optimizer state; its position-only saves (final or phase weights) are exports.
+        read_back = (
+            set()
+            if facts.optimizer_loads()
+            else {
+                key
+                for node in facts.of_type(ast.Subscript)
+                if isinstance(node.ctx, ast.Load) and (key := const_str(node.slice)) is not None
+            }
+        )
         for call in facts.calls:
             if facts.qualified(call) != "torch.save" or not call.args:
                 continue
@@ -57,10 +74,20 @@ class CheckpointOmitsScheduler(Rule):
             named_optimizer = any(
                 "optim" in k.lower() and not _is_none(v) for k, v in zip(keys, values, strict=True)
             )
-            if not any(self._is_optimizer_state(facts, v) for v in values) and not named_optimizer:
+            resumes_position = any(k in POSITION_KEYS and k in read_back for k in keys)
+            if (
+                not any(self._is_optimizer_state(facts, v) for v in values)
+                and not named_optimizer
+                and not resumes_position
+            ):
                 continue
             if any("sched" in k.lower() for k in keys):
                 continue
+            position = next((k for k in keys if k in POSITION_KEYS and k in read_back), None)
+            has_state = named_optimizer or any(self._is_optimizer_state(facts, v) for v in values)
+            saved = (
+                "the optimizer state" if has_state else f"the {position!r} a resume continues from"
+            )
             for sched in scheds:
                 if not facts.sees_scheduler(call, sched):
                     continue
@@ -68,7 +95,7 @@ class CheckpointOmitsScheduler(Rule):
                     continue
                 sl, sc = facts.pos(sched.call)
                 message = (
-                    f"torch.save writes the optimizer state but not the state of {sched.cls} "
+                    f"torch.save writes {saved} but not the state of {sched.cls} "
                     f"({sched.name}, built at {sl}:{sc}): a resume restarts the schedule at step 0"
                 )
                 fix = (

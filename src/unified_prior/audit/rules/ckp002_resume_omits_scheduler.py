@@ -16,7 +16,8 @@ class ResumeOmitsScheduler(Rule):
     """Two resume mistakes, severity *warning* (they bite only on resume):
 
     * ``optimizer.load_state_dict`` restores the optimizer while the scheduler on it keeps
-      its fresh state (no ``scheduler.load_state_dict``, no ``last_epoch=``): warmup and
+      its fresh state (no ``scheduler.load_state_dict``, no ``last_epoch=`` argument or
+      ``scheduler.last_epoch = start_epoch - 1`` assignment): warmup and
       decay restart from zero on top of the restored LR;
     * the scheduler is built *after* the optimizer state was loaded: its constructor takes
       the restored (already decayed) LR as its base and performs an initial step on it.
@@ -40,8 +41,10 @@ class ResumeOmitsScheduler(Rule):
                 if not facts.sees_scheduler(load, sched):
                     continue  # built and dropped inside another function (first-epoch warmup)
                 ll, lc = facts.pos(load)
-                restored = bool(sched.flow.calls("load_state_dict")) or any(
-                    k.arg == "last_epoch" for k in sched.call.keywords
+                restored = (
+                    bool(sched.flow.calls("load_state_dict"))
+                    or any(k.arg == "last_epoch" for k in sched.call.keywords)
+                    or facts.repositioned(sched)
                 )
                 late = facts.scope_of(load) is facts.scope_of(sched.call) and (
                     sched.call.lineno > load.lineno

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 from unified_prior.audit.claims.values import fmt_value, is_unknown
 from unified_prior.audit.finding import Finding
-from unified_prior.audit.model.tree import Control
+from unified_prior.audit.model.catalog import ACCUM_TOKEN
+from unified_prior.audit.model.tree import Control, dotted, last_part, tokens
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import ACCUMULATION, claims, read_only_in_logs, unapplied
@@ -18,6 +19,21 @@ def _exclusive(a: Control, b: Control) -> bool:
     """The two sit on opposite sides of one ``if``: they never run in the same iteration."""
     sides = {id(node): side for node, side in a.branches}
     return any(id(node) in sides and sides[id(node)] != side for node, side in b.branches)
+
+
+def _per_batch_hook(scope: ast.AST) -> bool:
+    """Lightning's ``training_step`` (and the like) runs once per batch: its body is the loop."""
+    return isinstance(scope, ast.FunctionDef) and scope.name in {"training_step", "train_step"}
+
+
+def _is_accumulation_test(test: ast.AST) -> bool:
+    """``x % accum_steps == 0``: a modulo by something named for accumulation."""
+    return any(
+        isinstance(n, ast.BinOp)
+        and isinstance(n.op, ast.Mod)
+        and any(ACCUM_TOKEN.search(t) for t in tokens(n.right))
+        for n in ast.walk(test)
+    )
 
 
 @register
@@ -32,6 +48,13 @@ class AccumulationNotApplied(Rule):
     ``zero_grad()`` runs on every micro-batch, outside any such test: the gradients are
     cleared before they can add up, so each update sees one micro-batch.
 
+    Third shape: the loop tests an accumulation boundary (``if step % accum_steps == 0:``)
+    but ``optimizer.step()`` runs outside that test, on every batch.
+
+    Fourth shape: inside ``with accelerator.accumulate(model):`` the script clears
+    gradients with ``model.zero_grad()``: accelerate skips the prepared *optimizer's*
+    ``zero_grad`` on micro-batches, never the module's.
+
     Silent under frameworks that accumulate for the script (HF ``Trainer``, Lightning,
     ``accelerator.accumulate``, DeepSpeed) and when an optimizer step sits under a
     ``%``-style boundary test.
@@ -44,6 +67,8 @@ class AccumulationNotApplied(Rule):
 
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
         yield from self._cleared_every_micro_batch(facts)
+        yield from self._step_outside_accumulation_test(facts)
+        yield from self._module_cleared_inside_accumulate(facts)
         keys = [
             k
             for k in unapplied(claims(facts, ACCUMULATION))
@@ -76,12 +101,14 @@ class AccumulationNotApplied(Rule):
         yield self.finding(facts, key.node, message, fix, related=(step_call, loop))
 
     def _cleared_every_micro_batch(self, facts: ScriptFacts) -> Iterator[Finding]:
-        if facts.frameworks:
+        # The script gates the step itself, so it accumulates itself: only a framework that
+        # skips zero_grad on micro-batches (accelerate, DeepSpeed) would make this right.
+        if facts.frameworks & {"accumulate", "deepspeed"}:
             return
         for step_call, opt_expr in facts.optimizer_steps():
             ctl = facts.control(step_call)
             guard = facts.accumulation_guard(ctl.branches)
-            if guard is None or not ctl.loops:
+            if guard is None or not (ctl.loops or _per_batch_hook(ctl.scope)):
                 continue
             name = facts.text(opt_expr)
             for call in facts.calls:
@@ -142,3 +169,67 @@ class AccumulationNotApplied(Rule):
             if zero.lineno < call.lineno < step.lineno:
                 return call
         return None
+
+    def _step_outside_accumulation_test(self, facts: ScriptFacts) -> Iterator[Finding]:
+        if facts.frameworks & {"accumulate", "deepspeed"}:
+            return
+        for step_call, _ in facts.optimizer_steps():
+            ctl = facts.control(step_call)
+            if not ctl.loops or facts.accumulation_guard(ctl.branches) is not None:
+                continue
+            loop = ctl.loops[-1]
+            test = next(
+                (
+                    node
+                    for node in ast.walk(loop)
+                    if isinstance(node, ast.If)
+                    and facts.control(node).loops[-1:] == (loop,)
+                    and facts.scope_of(node) is ctl.scope
+                    and _is_accumulation_test(node.test)
+                ),
+                None,
+            )
+            if test is None:
+                continue
+            tl, tc = facts.pos(test)
+            message = (
+                f"the loop tests an accumulation boundary at {tl}:{tc}, but "
+                f"{facts.text(step_call.func)}() runs outside that test, on every batch: "
+                "gradients are never accumulated"
+            )
+            fix = "move optimizer.step()/zero_grad() (and the scheduler step) under that test"
+            yield self.finding(facts, step_call, message, fix, related=(test,))
+            return
+
+    def _module_cleared_inside_accumulate(self, facts: ScriptFacts) -> Iterator[Finding]:
+        for call in facts.calls:
+            func = call.func
+            if not (isinstance(func, ast.Attribute) and func.attr == "zero_grad"):
+                continue
+            if facts.is_optimizer_expr(func.value):
+                continue
+            ctl = facts.control(call)
+            if facts.accumulation_guard(ctl.branches) is not None:
+                continue
+            block = next(
+                (
+                    w
+                    for w in reversed(ctl.withs)
+                    for item in getattr(w, "items", [])
+                    if isinstance(item.context_expr, ast.Call)
+                    and last_part(dotted(item.context_expr.func)) == "accumulate"
+                    and any(facts.text(a) == facts.text(func.value) for a in item.context_expr.args)
+                ),
+                None,
+            )
+            if block is None:
+                continue
+            bl, bc = facts.pos(block)
+            message = (
+                f"{facts.text(func)}() inside the accumulate block at {bl}:{bc} clears the "
+                "module's gradients on every micro-batch (accelerate skips only the prepared "
+                "optimizer's zero_grad): each update uses one micro-batch"
+            )
+            fix = "call optimizer.zero_grad() (the prepared optimizer) instead"
+            yield self.finding(facts, call, message, fix, related=(block,))
+            return
