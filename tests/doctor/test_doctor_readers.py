@@ -461,3 +461,30 @@ def test_mmdet_log_json_iter_within_epoch_and_val_rows(tmp_path: Path) -> None:
     assert loss.steps.tolist() == [50, 100, 150, 250, 300, 350]  # 200 iterations per epoch
     assert _series(ev, "val_loss") == {150: 0.9, 350: 0.45}
     assert _series(ev, "lr")[250] == 0.02
+
+
+def test_keras_history_json(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    path.write_text(
+        json.dumps(
+            {"loss": [0.9, 0.7, 0.5], "val_loss": [0.8, 0.6, 0.55], "accuracy": [0.5, 0.6, 0.7]}
+        )
+    )
+    ev = read_inputs([path])
+    assert _series(ev, "loss") == {0: 0.9, 1: 0.7, 2: 0.5}
+    assert _series(ev, "val_loss")[2] == 0.55 and "accuracy" in ev.other
+    assert not ev.configs and ev.step_unit == "record"
+
+
+def test_a_config_with_per_group_lrs_stays_a_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"lr": [1e-4, 1e-5], "milestones": [100, 200], "epochs": 300}))
+    ev = read_inputs([path])
+    assert not ev.series and ev.configs[0][1]["epochs"] == 300
+
+
+def test_tensorboard_ui_csv_download_named_by_its_tag(tmp_path: Path) -> None:
+    path = tmp_path / "run-version_0-tag-train_loss.csv"
+    path.write_text("Wall time,Step,Value\n1700000000.0,0,2.5\n1700000010.0,100,2.1\n")
+    ev = read_inputs([path])
+    assert _series(ev, "loss") == {0: 2.5, 100: 2.1}

@@ -74,8 +74,26 @@ def read_table_text(text: str, delimiter: str) -> tuple[list[str], list[Column],
     return header, columns, skipped
 
 
-def read_table_bytes(data: bytes, delimiter: str) -> tuple[list[str], list[Column], int]:
-    """pyarrow first, Python's csv when pyarrow refuses the file."""
+def _exported_tag(path: Path) -> str | None:
+    """The tag of a CSV downloaded from TensorBoard's UI (``run-NAME-tag-train_loss.csv``,
+    columns ``Wall time,Step,Value``); the tag is only in the file name."""
+    name = path.stem
+    return name.rsplit("-tag-", 1)[1] if "-tag-" in name else None
+
+
+#: TensorBoard's "download CSV": one tag per file.
+TB_EXPORT_HEADER = ["wall time", "step", "value"]
+
+
+def read_table_bytes(
+    data: bytes, delimiter: str, tag: str | None = None
+) -> tuple[list[str], list[Column], int]:
+    """pyarrow first, Python's csv when pyarrow refuses the file. ``tag`` names the
+    ``Value`` column of a TensorBoard CSV download."""
+    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip().lower()
+    if [c.strip().strip('"') for c in first_line.split(",")] == TB_EXPORT_HEADER:
+        tag = tag or "value"
+        data = data.replace(data.split(b"\n", 1)[0], f"wall_time,step,{tag}".encode(), 1)
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -114,7 +132,7 @@ class CsvReader(Reader):
         first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
         default = "\t" if path.suffix.lower() == ".tsv" else ","
         delimiter = "\t" if default == "\t" else sniff_delimiter(first, ",")
-        names, columns, skipped = read_table_bytes(data, delimiter)
+        names, columns, skipped = read_table_bytes(data, delimiter, tag=_exported_tag(path))
         if not columns:
             return ReadStats(0, skipped, "no header row naming a loss, LR or step column")
         result = emit_table(sink, str(path), names, columns)
