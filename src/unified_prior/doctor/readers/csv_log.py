@@ -19,7 +19,7 @@ import numpy as np
 
 from unified_prior.doctor.evidence import Sink, as_float
 from unified_prior.doctor.readers.base import Reader, ReadStats, register
-from unified_prior.doctor.readers.jsonl import arrow_columns, read_bytes
+from unified_prior.doctor.readers.columns import arrow_columns, read_bytes
 from unified_prior.doctor.readers.keys import classify
 from unified_prior.doctor.readers.table import Column, emit_table
 
