@@ -536,3 +536,14 @@ def test_more_printed_forms(tmp_path: Path, lines: list[str], loss: dict, lr: di
     log.write_text("\n".join(lines) + "\n")
     ev = read_inputs([log])
     assert _series(ev, "loss") == loss and _series(ev, "lr") == lr
+
+
+def test_wandb_export_of_two_runs_is_two_runs(tmp_path: Path) -> None:
+    path = tmp_path / "wandb_export.csv"
+    path.write_text(
+        '"Step","run-a - train/loss","run-b - train/loss"\n'
+        + "".join(f'"{s}","{3.0 - s / 100}","{9.0 - s / 50}"\n' for s in range(0, 200, 10))
+    )
+    ev = read_inputs([path])
+    assert len(ev.runs) == 2 and "2 runs" in ev.inputs[0].note
+    assert sorted(r.sources[0].rsplit("[", 1)[1] for r in ev.runs) == ["run-a]", "run-b]"]

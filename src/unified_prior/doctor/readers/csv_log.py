@@ -81,6 +81,19 @@ def _exported_tag(path: Path) -> str | None:
     return name.rsplit("-tag-", 1)[1] if "-tag-" in name else None
 
 
+def _wandb_runs(names: list[str]) -> dict[str, set[int]]:
+    """W&B chart exports name columns ``RUN - metric``: the columns of each run (with the
+    shared step column), by run name."""
+    runs: dict[str, set[int]] = {}
+    shared = set()
+    for i, name in enumerate(names):
+        if " - " in name:
+            runs.setdefault(name.split(" - ", 1)[0].strip(), set()).add(i)
+        else:
+            shared.add(i)
+    return {run: cols | shared for run, cols in runs.items()}
+
+
 #: TensorBoard's "download CSV": one tag per file.
 TB_EXPORT_HEADER = ["wall time", "step", "value"]
 
@@ -135,6 +148,22 @@ class CsvReader(Reader):
         names, columns, skipped = read_table_bytes(data, delimiter, tag=_exported_tag(path))
         if not columns:
             return ReadStats(0, skipped, "no header row naming a loss, LR or step column")
+        runs = _wandb_runs(names)
+        if len(runs) > 1:
+            # A W&B chart export with one column group per run: each run is its own stream,
+            # so two runs are never coalesced into one series.
+            records = bad = 0
+            for run, keep in runs.items():
+                chosen = [i for i, n in enumerate(names) if i in keep]
+                part = emit_table(
+                    sink,
+                    f"{path} [{run}]",
+                    [names[i] for i in chosen],
+                    [columns[i] for i in chosen],
+                )
+                records, bad = records + part.records, bad + part.skipped
+            note = f"W&B export of {len(runs)} runs: {', '.join(runs)}"
+            return ReadStats(records, skipped + bad, note)
         result = emit_table(sink, str(path), names, columns)
         return ReadStats(
             result.records,
