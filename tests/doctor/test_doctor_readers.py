@@ -461,3 +461,89 @@ def test_mmdet_log_json_iter_within_epoch_and_val_rows(tmp_path: Path) -> None:
     assert loss.steps.tolist() == [50, 100, 150, 250, 300, 350]  # 200 iterations per epoch
     assert _series(ev, "val_loss") == {150: 0.9, 350: 0.45}
     assert _series(ev, "lr")[250] == 0.02
+
+
+def test_keras_history_json(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    path.write_text(
+        json.dumps(
+            {"loss": [0.9, 0.7, 0.5], "val_loss": [0.8, 0.6, 0.55], "accuracy": [0.5, 0.6, 0.7]}
+        )
+    )
+    ev = read_inputs([path])
+    assert _series(ev, "loss") == {0: 0.9, 1: 0.7, 2: 0.5}
+    assert _series(ev, "val_loss")[2] == 0.55 and "accuracy" in ev.other
+    assert not ev.configs and ev.step_unit == "record"
+
+
+def test_a_config_with_per_group_lrs_stays_a_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"lr": [1e-4, 1e-5], "milestones": [100, 200], "epochs": 300}))
+    ev = read_inputs([path])
+    assert not ev.series and ev.configs[0][1]["epochs"] == 300
+
+
+def test_tensorboard_ui_csv_download_named_by_its_tag(tmp_path: Path) -> None:
+    path = tmp_path / "run-version_0-tag-train_loss.csv"
+    path.write_text("Wall time,Step,Value\n1700000000.0,0,2.5\n1700000010.0,100,2.1\n")
+    ev = read_inputs([path])
+    assert _series(ev, "loss") == {0: 2.5, 100: 2.1}
+
+
+@pytest.mark.parametrize(
+    ("lines", "loss", "lr"),
+    [
+        (  # YOLOX: iter counted within the epoch
+            [
+                "2023-01-01 10:00:00 | INFO | yolox.core.trainer:250 - epoch: 1/300, "
+                "iter: 10/500, mem: 3000Mb, iter_time: 0.5s, data_time: 0.01s, "
+                "total_loss: 10.5, iou_loss: 3.0, l1_loss: 0.0, conf_loss: 5.0, cls_loss: 2.5, "
+                "lr: 1.250e-05, size: 640, ETA: 1 day, 2:00:00",
+                "2023-01-01 10:10:00 | INFO | yolox.core.trainer:250 - epoch: 2/300, "
+                "iter: 10/500, mem: 3000Mb, iter_time: 0.5s, data_time: 0.01s, "
+                "total_loss: 9.5, iou_loss: 2.5, l1_loss: 0.0, conf_loss: 4.5, cls_loss: 2.5, "
+                "lr: 2.500e-05, size: 640, ETA: 1 day, 1:50:00",
+            ],
+            {510: 10.5, 1010: 9.5},
+            {510: 1.25e-05, 1010: 2.5e-05},
+        ),
+        (  # PaddleDetection: a bracketed date prefix before the MetricLogger form
+            [
+                "[05/01 10:00:00] ppdet.engine INFO: Epoch: [0] [  0/100] "
+                "learning_rate: 0.000100 loss: 2.500000 loss_cls: 1.5 eta: 1:00:00 "
+                "batch_cost: 0.5 ips: 10.0 images/s",
+                "[05/01 10:01:00] ppdet.engine INFO: Epoch: [1] [ 20/100] "
+                "learning_rate: 0.000200 loss: 2.000000 loss_cls: 1.2 eta: 0:59:00 "
+                "batch_cost: 0.5 ips: 10.0 images/s",
+            ],
+            {0: 2.5, 120: 2.0},
+            {0: 1e-4, 120: 2e-4},
+        ),
+        (  # detectron2's printed events
+            [
+                "[05/01 10:00:00 d2.utils.events]:  eta: 0:10:00  iter: 19  total_loss: 2.7  "
+                "loss_cls: 1.9  loss_box_reg: 0.5  lr: 1.9e-06  max_mem: 3000M",
+                "[05/01 10:00:10 d2.utils.events]:  eta: 0:09:50  iter: 39  total_loss: 2.5  "
+                "loss_cls: 1.7  loss_box_reg: 0.5  lr: 3.9e-06  max_mem: 3000M",
+            ],
+            {19: 2.7, 39: 2.5},
+            {19: 1.9e-06, 39: 3.9e-06},
+        ),
+    ],
+)
+def test_more_printed_forms(tmp_path: Path, lines: list[str], loss: dict, lr: dict) -> None:
+    log = tmp_path / "train_log.txt"
+    log.write_text("\n".join(lines) + "\n")
+    ev = read_inputs([log])
+    assert _series(ev, "loss") == loss and _series(ev, "lr") == lr
+
+
+def test_wandb_export_of_two_runs_is_two_runs(tmp_path: Path) -> None:
+    path = tmp_path / "wandb_export.csv"
+    path.write_text(
+        '"Step","run-a - train/loss","run-b - train/loss"\n'
+        + "".join(f'"{s}","{3.0 - s / 100}","{9.0 - s / 50}"\n' for s in range(0, 200, 10))
+    )
+    ev = read_inputs([path])
+    assert len(ev.runs) == 2 and "2 runs" in ev.inputs[0].note
+    assert sorted(r.sources[0].rsplit("[", 1)[1] for r in ev.runs) == ["run-a]", "run-b]"]

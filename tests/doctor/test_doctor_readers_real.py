@@ -200,3 +200,14 @@ def test_coloured_swin_style_epoch_lines() -> None:
     assert sorted(loss) == list(range(7)) and sorted(val) == list(range(6))  # cut in epoch 6
     assert loss[0] == pytest.approx(1.732) and val[0] == pytest.approx(1.296)
     assert _dict(ev.series["lr"])[0] == pytest.approx(3e-4)
+
+
+def test_the_inputs_say_which_run_is_analysed() -> None:
+    # The report prints each input's note: runs kept apart are said there, with the reason.
+    (summary,) = read_inputs([REAL / "detr-appended" / "log.txt"]).inputs
+    assert "run 2 of this log is the run analysed (12 points)" in summary.note
+    assert "run 1 of this log is not analysed (10 points): both start at step 0" in summary.note
+    notes = {Path(i.path).name: i.note for i in read_inputs([REAL / "hf-cpt"]).inputs}
+    assert "not analysed" in notes["cmd.txt"] and "counts records" not in notes["cmd.txt"]
+    assert "its steps count records" in notes["cmd.txt"]
+    assert "is the run analysed" in notes["trainer_state.json"]

@@ -168,14 +168,29 @@ def kind_from_text(text: str) -> str | None:
     return None
 
 
+#: A config has a few thousand keys at most; YAML aliases can make a small file a tree of
+#: billions of leaves ("billion laughs"), so the walk stops here, and at this depth.
+MAX_LEAVES = 20_000
+MAX_DEPTH = 12
+
+
 def _leaves(
     data: Mapping[str, Any], path: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], Any]]:
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            yield from _leaves(value, (*path, str(key).lower()))
-        else:
-            yield (*path, str(key).lower()), value
+    """(key path, value) of every leaf, breadth-limited and depth-limited."""
+    count = 0
+    stack: list[tuple[Mapping[str, Any], tuple[str, ...]]] = [(data, path)]
+    while stack:
+        mapping, prefix = stack.pop(0)
+        for key, value in mapping.items():
+            count += 1
+            if count > MAX_LEAVES:
+                return
+            if isinstance(value, Mapping):
+                if len(prefix) < MAX_DEPTH:
+                    stack.append((value, (*prefix, str(key).lower())))
+            else:
+                yield (*prefix, str(key).lower()), value
 
 
 def _flatten(data: Mapping[str, Any]) -> dict[str, Any]:

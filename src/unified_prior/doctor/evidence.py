@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -385,7 +385,7 @@ class Sink:
             key=lambda r: r.step,
         )
         return Evidence(
-            inputs=self.inputs,
+            inputs=_with_run_notes(self.inputs, runs),
             series=main.series,
             checkpoints=self.checkpoints,
             configs=self.configs,
@@ -397,6 +397,33 @@ class Sink:
             notes=self.notes + notes,
             step_unit=main.clock,
         )
+
+
+def _with_run_notes(inputs: list[InputSummary], runs: list[RunInfo]) -> list[InputSummary]:
+    """Say on each input (the report prints these notes) which of its runs is analysed and
+    which are not, and why: another run appended in the file, an unrelated log."""
+    if len(runs) < 2:
+        return inputs
+    said: dict[str, list[str]] = {}
+    appended = {s.partition(" (run ")[0] for r in runs for s in r.sources if " (run " in s}
+    for index, run in enumerate(runs):
+        for source in run.sources:
+            path, _, part = source.partition(" (run ")
+            number = part.rstrip(")") if part else "1"
+            which = f"run {number} of this log" if path in appended else "this log"
+            if index == 0:
+                text = f"{which} is the run analysed ({run.points} points)"
+            else:
+                text = f"{which} is not analysed ({run.points} points): {run.reason}"
+            said.setdefault(path, []).append(text)
+    out = []
+    for summary in inputs:
+        extra = said.get(summary.path) or said.get(str(Path(summary.path).parent)) or []
+        if extra and "tfevents" in summary.path and summary.path not in said:
+            extra = [t.replace("this log", "this folder's event files") for t in extra]
+        note = "; ".join([n for n in (summary.note, *extra) if n])
+        out.append(replace(summary, note=note) if extra else summary)
+    return out
 
 
 #: At most this many pass-through keys per stream (a log with thousands of keys is noise).

@@ -36,6 +36,8 @@ CONSTANT_RTOL = 0.005
 FLOOR_BAND = 0.02
 #: A smooth decay whose floor comes before this share of the run "finished early".
 EARLY_SHARE = 0.8
+#: Longer LR series are thinned evenly to this many points (the walk is per point).
+MAX_POINTS = 20_000
 #: Rises with intervals this regular (coefficient of variation) are a cycle, not resumes.
 CYCLE_CV = 0.15
 
@@ -222,12 +224,20 @@ def _events(steps: np.ndarray, values: np.ndarray, peak_index: int) -> list[LrEv
     return events
 
 
-def _regular(events: list[LrEvent]) -> bool:
-    """Rises at regular intervals (≥ 3 of them): a cyclic schedule, not resumes."""
+def _regular(events: list[LrEvent], peak: float) -> bool:
+    """A cyclic schedule, not resumes: ≥ 3 rises at regular (or geometrically growing,
+    SGDR's ``T_mult``) intervals, or ≥ 2 abrupt jumps each back to the peak (warm
+    restarts)."""
+    to_peak = [e for e in events if e.kind == "jump" and e.after >= 0.9 * peak]
+    if len(events) >= 2 and len(to_peak) == len(events):
+        return True
     if len(events) < 3:
         return False
     gaps = np.diff([e.step for e in events]).astype(np.float64)
-    return bool(gaps.mean() > 0 and gaps.std() / gaps.mean() <= CYCLE_CV)
+    if gaps.mean() > 0 and gaps.std() / gaps.mean() <= CYCLE_CV:
+        return True
+    growth = gaps[1:] / np.maximum(gaps[:-1], 1e-12)
+    return bool(growth.size and growth.min() > 1.2 and growth.std() / growth.mean() <= CYCLE_CV)
 
 
 def _shape(steps: np.ndarray, values: np.ndarray, peak: float, floor: float) -> str:
@@ -248,6 +258,10 @@ def infer_schedule(steps: np.ndarray, values: np.ndarray) -> Inferred | None:
     """The schedule ``values`` (LR at ``steps``, increasing) shows; None under 3 points."""
     keep = np.isfinite(values) & (values >= 0)
     steps, values = steps[keep].astype(np.int64), values[keep].astype(np.float64)
+    if steps.size > MAX_POINTS:
+        # Evenly thinned: a jump or a restart is a change of level, still there after.
+        index = np.unique(np.linspace(0, steps.size - 1, MAX_POINTS).astype(np.int64))
+        steps, values = steps[index], values[index]
     if steps.size < 3 or float(values.max()) <= 0:
         return None
     n = int(values.size)
@@ -277,7 +291,7 @@ def infer_schedule(steps: np.ndarray, values: np.ndarray) -> Inferred | None:
     events = _events(steps, values, peak_index)
     base.events = events
     rises = base.rises
-    base.cyclic = _regular(rises) or len(rises) > 6
+    base.cyclic = _regular(rises, base.peak_lr) or len(rises) > 6
     # The decay up to the first rise or turn (what happens after is judged as an event).
     turns = [e for e in events if e.kind in ("jump", "restart", "rise", "wrap")]
     stop = n if not turns else int(np.searchsorted(steps, turns[0].step))
@@ -305,6 +319,11 @@ def infer_schedule(steps: np.ndarray, values: np.ndarray) -> Inferred | None:
             base.floor_step = None  # the decay was cut short by the rise: no floor reached
     if base.cyclic:
         base.kind = "cyclic"
+    wraps = [e for e in events if e.kind == "wrap"]
+    if len(wraps) >= 2 and not rises:
+        # Back up from the floor again and again: a triangular/cyclic schedule — or one run
+        # past its end k× (LR002 decides that against the accumulation a config gives).
+        base.cyclic = True
     _judge(base)
     return base
 
@@ -351,6 +370,11 @@ def _judge(inferred: Inferred) -> None:
         return
     if inferred.cyclic:
         inferred.why = "regular restarts: a cyclic schedule (e.g. cosine with restarts)"
+        if inferred.kind != "cyclic":
+            inferred.why = (
+                "it returns from its floor again and again: a cyclic schedule (or one run "
+                "past its end several times over)"
+            )
         return
     k = inferred.finished_early()
     if k is not None:

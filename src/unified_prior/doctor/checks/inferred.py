@@ -147,6 +147,8 @@ def inferred_early_end(ctx: Context) -> list[Finding]:
             "why": f"an epoch is about {spe:.0f} steps: consistent with a schedule whose "
             "length was given in epochs but stepped every update",
         }
+    if matched is None and inferred.cyclic:
+        return []  # a cyclic schedule no config explains: intended (triangular, SGDR …)
     end = inferred.floor_step or 0
     run_end = max(length or 0, inferred.last_step)
     k_shown = matched["k"] if matched else round(k, 1)

@@ -154,6 +154,33 @@ def whole(data: Mapping[str, Any], *keys: str) -> int | None:
     return round(value) if value is not None and value >= 0 else None
 
 
+#: More milestones than this is not a real step schedule (and a ``range`` of them could
+#: exhaust memory on a hostile config: ``lr_step_size=1, epochs=10**12``).
+MAX_MILESTONES = 10_000
+
+
+def milestones_every(size: int, length: int | None) -> tuple[int, ...] | None:
+    """``size, 2·size, …`` up to ``length``; None when that would be absurdly many."""
+    if size <= 0:
+        return None
+    end = length or size
+    if end // size > MAX_MILESTONES:
+        return None
+    return tuple(range(size, end + 1, size))
+
+
+def whole_numbers(values: Any) -> tuple[int, ...]:
+    """The finite, non-negative numbers of a list/tuple as ints (others dropped)."""
+    if not isinstance(values, list | tuple):
+        return ()
+    out = []
+    for value in values[:MAX_MILESTONES]:
+        number_ = as_float(value)
+        if number_ is not None and math.isfinite(number_) and 0 <= number_ < 2**53:
+            out.append(int(number_))
+    return tuple(sorted(out))
+
+
 def build(
     declared: Declared,
     spec_values: dict[str, Any],

@@ -12,7 +12,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from unified_prior.doctor.conventions.base import Convention, Found, build, number, register, whole
+from unified_prior.doctor.conventions.base import (
+    Convention,
+    Found,
+    build,
+    number,
+    register,
+    whole,
+    whole_numbers,
+)
 from unified_prior.doctor.conventions.families import FromZeroCosineSpec, MultiStepSpec
 from unified_prior.doctor.declared import Declared, Defaults
 from unified_prior.schedules.base import ScheduleSpec
@@ -48,15 +56,13 @@ def printed_config(lines: list[str]) -> dict[str, Any] | None:
     return None
 
 
-def _milestones(value: Any) -> list[float]:
-    """``STEPS`` as a list: YAML gives a list, a printed tuple is the string "(a, b)"."""
-    if isinstance(value, list | tuple):
-        return [float(v) for v in value if isinstance(v, int | float)]
+def _milestones(value: Any) -> tuple[int, ...]:
+    """``STEPS`` as ints: YAML gives a list, a printed tuple is the string "(a, b)"."""
     if isinstance(value, str):
-        return [float(v) for v in re.findall(r"\d+(?:\.\d+)?", value)]
-    if isinstance(value, int | float):
-        return [float(value)]
-    return []
+        value = re.findall(r"\d+(?:\.\d+)?", value[:10_000])
+    elif isinstance(value, int | float):
+        value = [value]
+    return whole_numbers(value)
 
 
 def _solver(data: dict[str, Any]) -> dict[str, Any] | None:

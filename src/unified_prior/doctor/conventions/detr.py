@@ -15,7 +15,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-from unified_prior.doctor.conventions.base import Convention, Found, build, number, register, whole
+from unified_prior.doctor.conventions.base import (
+    Convention,
+    Found,
+    build,
+    milestones_every,
+    number,
+    register,
+    whole,
+    whole_numbers,
+)
 from unified_prior.doctor.conventions.families import MultiStepSpec
 from unified_prior.doctor.declared import Declared, Defaults
 from unified_prior.schedules import CosineSpec
@@ -90,17 +99,15 @@ class DetrNamespace(Convention):
                 warm = {"warmup_steps": warmup, "warmup_start_factor": decay or 0.01}
             gamma = number(args, "lr_gamma") or 0.1
             if name == "multisteplr":
-                steps = args.get("lr_steps") or []
-                milestones = tuple(int(s) for s in steps if isinstance(s, int | float))
+                milestones = whole_numbers(args.get("lr_steps"))
                 values = {**warm, "milestones": milestones, "gamma": gamma}
                 declared.kind = "multistep"
             elif name == "steplr":
-                size = whole(args, "lr_step_size") or 30
-                values = {
-                    **warm,
-                    "milestones": tuple(range(size, (epochs or size) + 1, size)),
-                    "gamma": gamma,
-                }
+                every = milestones_every(whole(args, "lr_step_size") or 30, epochs)
+                if every is None:
+                    declared.problem = "lr_step_size gives too many drops to be a schedule"
+                    return declared
+                values = {**warm, "milestones": every, "gamma": gamma}
                 declared.kind = "multistep"
             elif name == "cosineannealinglr":
                 floor = (number(args, "lr_min") or 0.0) / peak if peak else 0.0
@@ -111,14 +118,13 @@ class DetrNamespace(Convention):
                 declared.problem = f"torchvision lr_scheduler {name!r} has no closed form here"
                 return declared
         else:
-            drops = args.get("lr_drop_epochs")
-            if isinstance(drops, list | tuple) and drops:
-                milestones = tuple(int(s) for s in drops if isinstance(s, int | float))
-            else:
+            milestones = whole_numbers(args.get("lr_drop_epochs"))
+            if not milestones:
                 drop = whole(args, "lr_drop")
-                if not drop:
+                found_every = milestones_every(drop, epochs) if drop else None
+                if found_every is None:
                     return None
-                milestones = tuple(range(drop, (epochs or drop) + 1, drop))
+                milestones = found_every
             values = {**warm, "milestones": milestones, "gamma": 0.1}
             declared.kind = "multistep"
         return build(declared, values, spec_cls, peak=peak, length=epochs)

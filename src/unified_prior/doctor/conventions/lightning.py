@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from unified_prior.doctor.conventions.base import Convention, Found, register
-from unified_prior.doctor.declared import Declared, Defaults, plan_from_config
+from unified_prior.doctor.declared import Declared, Defaults, _leaves, plan_from_config
 
 _EPOCH_KEYS = ("max_epochs", "epochs", "num_epochs", "n_epochs")
 _STEP_KEYS = ("max_steps", "total_steps", "num_training_steps", "max_iters", "train_steps")
@@ -48,12 +48,9 @@ class Lightning(Convention):
         return partial
 
 
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def _flat(data: dict[str, Any]) -> dict[str, Any]:
+    """Leaf key → value (first wins), bounded like ``declared._leaves`` (YAML aliases)."""
     out: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            for inner, item in _flat(value).items():
-                out.setdefault(inner, item)
-        else:
-            out.setdefault(str(key), value)
+    for path, value in _leaves(data):
+        out.setdefault(path[-1], value)
     return out

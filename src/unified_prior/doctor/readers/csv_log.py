@@ -19,7 +19,7 @@ import numpy as np
 
 from unified_prior.doctor.evidence import Sink, as_float
 from unified_prior.doctor.readers.base import Reader, ReadStats, register
-from unified_prior.doctor.readers.jsonl import arrow_columns, read_bytes
+from unified_prior.doctor.readers.columns import arrow_columns, read_bytes
 from unified_prior.doctor.readers.keys import classify
 from unified_prior.doctor.readers.table import Column, emit_table
 
@@ -74,8 +74,39 @@ def read_table_text(text: str, delimiter: str) -> tuple[list[str], list[Column],
     return header, columns, skipped
 
 
-def read_table_bytes(data: bytes, delimiter: str) -> tuple[list[str], list[Column], int]:
-    """pyarrow first, Python's csv when pyarrow refuses the file."""
+def _exported_tag(path: Path) -> str | None:
+    """The tag of a CSV downloaded from TensorBoard's UI (``run-NAME-tag-train_loss.csv``,
+    columns ``Wall time,Step,Value``); the tag is only in the file name."""
+    name = path.stem
+    return name.rsplit("-tag-", 1)[1] if "-tag-" in name else None
+
+
+def _wandb_runs(names: list[str]) -> dict[str, set[int]]:
+    """W&B chart exports name columns ``RUN - metric``: the columns of each run (with the
+    shared step column), by run name."""
+    runs: dict[str, set[int]] = {}
+    shared = set()
+    for i, name in enumerate(names):
+        if " - " in name:
+            runs.setdefault(name.split(" - ", 1)[0].strip(), set()).add(i)
+        else:
+            shared.add(i)
+    return {run: cols | shared for run, cols in runs.items()}
+
+
+#: TensorBoard's "download CSV": one tag per file.
+TB_EXPORT_HEADER = ["wall time", "step", "value"]
+
+
+def read_table_bytes(
+    data: bytes, delimiter: str, tag: str | None = None
+) -> tuple[list[str], list[Column], int]:
+    """pyarrow first, Python's csv when pyarrow refuses the file. ``tag`` names the
+    ``Value`` column of a TensorBoard CSV download."""
+    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip().lower()
+    if [c.strip().strip('"') for c in first_line.split(",")] == TB_EXPORT_HEADER:
+        tag = tag or "value"
+        data = data.replace(data.split(b"\n", 1)[0], f"wall_time,step,{tag}".encode(), 1)
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -114,9 +145,25 @@ class CsvReader(Reader):
         first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
         default = "\t" if path.suffix.lower() == ".tsv" else ","
         delimiter = "\t" if default == "\t" else sniff_delimiter(first, ",")
-        names, columns, skipped = read_table_bytes(data, delimiter)
+        names, columns, skipped = read_table_bytes(data, delimiter, tag=_exported_tag(path))
         if not columns:
             return ReadStats(0, skipped, "no header row naming a loss, LR or step column")
+        runs = _wandb_runs(names)
+        if len(runs) > 1:
+            # A W&B chart export with one column group per run: each run is its own stream,
+            # so two runs are never coalesced into one series.
+            records = bad = 0
+            for run, keep in runs.items():
+                chosen = [i for i, n in enumerate(names) if i in keep]
+                part = emit_table(
+                    sink,
+                    f"{path} [{run}]",
+                    [names[i] for i in chosen],
+                    [columns[i] for i in chosen],
+                )
+                records, bad = records + part.records, bad + part.skipped
+            note = f"W&B export of {len(runs)} runs: {', '.join(runs)}"
+            return ReadStats(records, skipped + bad, note)
         result = emit_table(sink, str(path), names, columns)
         return ReadStats(
             result.records,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from unified_prior.doctor.evidence import Sink
 from unified_prior.doctor.readers.base import Reader, ReadStats, register
-from unified_prior.doctor.readers.jsonl import python_columns, read_bytes
+from unified_prior.doctor.readers.columns import python_columns, read_bytes
 from unified_prior.doctor.readers.keys import SUMMARY_KEYS
 from unified_prior.doctor.readers.table import emit_table
 

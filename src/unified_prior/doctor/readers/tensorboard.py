@@ -26,7 +26,7 @@ import numpy as np
 
 from unified_prior.doctor.evidence import Resume, Sink
 from unified_prior.doctor.readers.base import Reader, ReadStats, register
-from unified_prior.doctor.readers.jsonl import read_bytes
+from unified_prior.doctor.readers.columns import read_bytes
 from unified_prior.doctor.readers.keys import classify, layout
 
 _DT_FLOAT, _DT_DOUBLE = 1, 2

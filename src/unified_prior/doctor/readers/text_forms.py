@@ -19,6 +19,9 @@ PREFIX = re.compile(
     r"(?:\s*[-|]\s*[\w.<>]+\s*[-|]\s*[A-Za-z]+\s*[-|])?"
     r"|^\s*\d{2}/\d{2}/\d{4} \d{2}:\d{2}:\d{2}\s*-\s*[A-Z]+\s*-\s*[\w.<>]+\s*-"
     r"|^\s*\|\s*[A-Z]+\s*\|\s*[\w.]+\s*\|"  # fairseq: "| INFO | train_inner |"
+    # detectron2 "[05/01 10:00:00 d2.utils.events]:", PaddleDetection "[05/01 10:00:00]
+    # ppdet.engine INFO:"
+    r"|^\s*\[\d{2}/\d{2}(?:/\d{2,4})? \d{2}:\d{2}:\d{2}[^\]]*\](?:\s*[\w.]+\s+[A-Z]+)?\s*:?"
 )
 NUMBER = (
     r"[-+]?(?:\d{1,3}(?:,\d{3})+(?![\d.])|\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
@@ -35,7 +38,8 @@ KEY_WORDS = 4
 _DICT = re.compile(r"\{.*\}")
 #: torchvision/DETR ``MetricLogger``: "Epoch: [3]  [ 10/128]  eta: … lr: 0.1  loss: 2.3 (2.4)".
 METRIC_LOGGER = re.compile(
-    r"^\s*(?:Epoch(?:\(train\))?:?\s*\[(\d+)\]|Train:\s*(\d+))\s*\[\s*(\d+)\s*/\s*(\d+)\s*[\](]"
+    r"(?:^|(?<=[\s:\]]))\s*(?:Epoch(?:\(train\))?:?\s*\[(\d+)\]|Train:\s*(\d+))"
+    r"\s*\[\s*(\d+)\s*/\s*(\d+)\s*[\](]"
 )  # torchvision/DETR "Epoch: [3] [10/128]", timm "Train: 3 [ 10/1251 (  1%)]",
 #    mmdet 2.x "Epoch [3][10/128]", MMEngine "Epoch(train)  [3][ 10/128]"
 #: MMEngine's iteration-based training: "Iter(train) [  50/90000]" (the step itself).
@@ -215,6 +219,10 @@ class MetricLoggerState:
 
     def parse(self, body: str) -> Line | None:
         match = METRIC_LOGGER.match(body)
+        if match is None and "[" in body:
+            # "…ppdet.engine INFO: Epoch: [0] [ 0/100]": a prefix we did not strip.
+            found = METRIC_LOGGER.search(body)
+            match = found if found is not None and found.start() < 80 else None
         if match is not None:
             self.seen, self.in_eval = True, False
             epoch = int(match.group(1) or match.group(2))
