@@ -18,8 +18,15 @@ A tool is *right* on a case when it read the log and meets both; otherwise the v
 why: ``unreadable``, ``missed CODE``, ``false alarm`` (on a quiet case).
 
 The doctor runs as ``uprior doctor PATHS... --format json`` (every path of the case at once, as
-a user would pass them); exit 2 or output that is not JSON is "unreadable". ``--uprior`` may be
-given several times (``main=/work/main/.venv/bin/uprior``) to score several builds side by side.
+a user would pass them); exit 2, output that is not JSON (a crash) or a report with neither a
+loss nor an eval-loss series is "unreadable". ``--uprior`` may be given several times
+(``main=/work/main/.venv/bin/uprior``) to score several builds side by side.
+
+Output: a per-case table with totals (right / read per tool), then, for each doctor build, the
+logs where some peer is right and that build is not (the Must-show asks for none); ``--json``
+keeps every finding and reader note instead. ``--reuse-peers OLD.json`` judges the peers' stored
+output again instead of rerunning them (their output does not change); ``--load OLD.json`` only
+prints the table of a stored run.
 
 Peers (``--peers VENV``, a virtualenv with ``bench/peers/requirements.txt`` installed; never the
 project's own): ``runmedic diagnose PATH --json``, ``trainspotter analyze PATH --output json``,
