@@ -60,12 +60,13 @@ def run_demo(out: Path, *, overrides: list[str] | None = None) -> DemoResult:
     write_reports(report, run_dir / "report")
     best = run_dir / "checkpoints" / "best.pt"
     # Use the prior: a sample grid per domain and one restoration figure, from the EMA
-    # weights the run ends with (its last checkpoint).
+    # weights the run ends with (its last checkpoint). Written beside the run, not in it, so
+    # that the sample tiles are never taken for the run's checkpoints by a later doctor.
     from unified_prior.prior.figures import write_demo_figures
     from unified_prior.train.checkpoint import list_checkpoints
 
     saved = list_checkpoints(run_dir / "checkpoints")
-    figures = write_demo_figures(saved[-1][1], data_dir, run_dir / "prior") if saved else None
+    figures = write_demo_figures(saved[-1][1], data_dir, out / "prior") if saved else None
     return DemoResult(
         run_dir=run_dir,
         best_checkpoint=best if best.exists() and result.best_step is not None else None,
