@@ -42,7 +42,11 @@ class Containers(Objects):
         rules judge (schedule, accumulation, clipping): they may configure other scripts too.
         A file loaded several times is one container; if any load hands it away, it escapes.
         """
-        loads = [c for c in self.calls if files.is_loader(c, self.qualified(c))]
+        loads = [
+            c
+            for c in self.calls
+            if last_part(dotted(c.func)) in files.LOADERS and files.is_loader(c, self.qualified(c))
+        ]
         if not loads or not self.is_script:
             return
         script = Path(self.path)

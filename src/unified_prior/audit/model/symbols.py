@@ -39,7 +39,7 @@ class Symbols(Tree):
         ``optimizer_cls = torch.optim.AdamW`` and ``make = partial(torch.optim.AdamW, ...)``
         make ``optimizer_cls(...)`` / ``make(...)`` a call of ``torch.optim.AdamW``."""
         name = dotted(call.func) or ""
-        if isinstance(call.func, ast.Name):
+        if isinstance(call.func, ast.Name) and call.func.id in self._alias_names:
             alias = self.aliases.get(self.symbol(call.func) or (0, ""))
             if alias is not None:
                 name = alias
@@ -49,12 +49,32 @@ class Symbols(Tree):
         return name
 
     @cached_property
+    def _alias_names(self) -> frozenset[str]:
+        """Names bound somewhere to a dotted name or a ``partial``: the only possible aliases
+        (checked first, so most calls skip the symbol look-up)."""
+        return frozenset(
+            node.targets[0].id
+            for node in self.of_type(ast.Assign)
+            if len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and (
+                isinstance(node.value, ast.Name | ast.Attribute)
+                or (
+                    isinstance(node.value, ast.Call)
+                    and last_part(dotted(node.value.func)) == "partial"
+                )
+            )
+        )
+
+    @cached_property
     def aliases(self) -> dict[Symbol, str]:
         """Names bound once to another callable's dotted name (``cls = torch.optim.AdamW``)
         or to ``functools.partial`` of one. A name bound twice is left out."""
         seen: dict[Symbol, str | None] = {}
         for node in self.of_type(ast.Assign):
             if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+                continue
+            if node.targets[0].id not in self._alias_names:
                 continue
             value = node.value
             if isinstance(value, ast.Call) and last_part(dotted(value.func)) == "partial":

@@ -40,7 +40,9 @@ class ScheduleNotApplied(Rule):
         steps = facts.optimizer_steps()
         if not steps:
             return
-        claim, *others = [*kinds, *params]
+        claim, *rest = [*kinds, *params]
+        # Twin dicts declare the same key twice: name each key once.
+        others = list({o.key: o for o in reversed(rest) if o.key != claim.key}.values())[::-1]
         opt = facts.optimizers[0]
         step_call = steps[0][0]
         lr = f"lr={facts.text(opt.lr_arg)}" if opt.lr_arg is not None else "its default lr"
