@@ -59,6 +59,7 @@ _BRACKET_EPOCH = re.compile(
     r"\b(?:train(?:ing)?|epoch)\s*:?\s*\[\s*(\d+)\s*/\s*\d+\s*\](?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?",
     re.IGNORECASE,
 )
+_COUNTER = re.compile(r"^\W{0,3}\[\s*(\d+)\s*/\s*(\d+)\s*\](?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: ``Namespace(lr=0.0001, …)`` / ``TrainingArguments(…)`` printed as one line, or opened on
 #: a line of its own and closed by ``)`` (HF prints its arguments one per line).
@@ -195,6 +196,15 @@ def pairs(body: str) -> Line:
         # fairseq "valid on 'valid' subset | loss 8.1", "Validation: loss 0.5"
         metrics["val_loss"] = metrics.pop("loss")
     form = "pairs"
+    counter = _COUNTER.match(body) if epoch is None and step is None else None
+    if counter is not None:
+        # "[116900/200000] Train loss: …" is the step; "[2/5][100/1583] Loss_D …" (the
+        # DCGAN tutorial) is epoch 2, iteration 100 of 1583.
+        if counter.group(3) is not None:
+            epoch, step = float(counter.group(1)), int(counter.group(3))
+            per_epoch = int(counter.group(4))
+        else:
+            step = int(counter.group(1))
     if epoch is None and step is None:
         bracket = _BRACKET_EPOCH.search(body)
         if bracket is not None:
