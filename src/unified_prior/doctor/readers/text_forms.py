@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from unified_prior.doctor.evidence import as_float, as_step
@@ -138,6 +139,7 @@ def python_dict(body: str) -> Line | None:
     return Line(step, epoch, metrics, other, "dict")
 
 
+@lru_cache(maxsize=4096)
 def _metric_key(key: str) -> str | None:
     """Try the key, then drop leading words: ``INFO Training Loss`` → ``Training Loss``.
     A two-letter clock must be the whole key (``time s`` is not the step ``s``)."""
