@@ -115,6 +115,8 @@ def test_too_little_data_is_not_enough_data_never_healthy(tmp_path: Path, points
     assert report.to_dict()["status"] == "not enough data"
     text = render(report, "text")
     assert "Healthy" not in text and "Not enough data" in text
+    assert "No action needed" not in text
+    assert report.recommendation.summary.startswith("Not enough data to judge this run")
     done = subprocess.run(
         [sys.executable, "-m", "unified_prior", "doctor", str(tmp_path / "trainer_state.json")],
         capture_output=True,

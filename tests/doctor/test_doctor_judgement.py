@@ -150,3 +150,28 @@ def test_with_no_declaration_the_report_says_what_the_lr_did(tmp_path: Path) -> 
     )
     text = render(diagnose([tmp_path / "trainer_state.json"]), "text")
     assert "What the LR did" in text and "it looks intended" in text
+
+
+def test_findings_count_epochs_when_the_clock_is_the_epoch(tmp_path: Path) -> None:
+    lines = []
+    for epoch in range(1, 61):
+        train = 1.0 + math.exp(-epoch / 8) + 0.01 * math.sin(epoch)
+        val = 1.2 + math.exp(-epoch / 8) if epoch <= 20 else 1.22 + 0.02 * (epoch - 20)
+        lines.append(f"Epoch {epoch}/60 - Train Loss: {train:.4f} - Val Loss: {val:.4f}")
+    (tmp_path / "train.log").write_text("\n".join(lines) + "\n")
+    report = diagnose([tmp_path / "train.log"])
+    if getattr(report.evidence, "step_unit", "step") != "epoch":
+        return  # the readers' epoch clock (issue 11, item 1) is not in this tree
+    f = next(f for f in report.findings if f.code == "RUN001")
+    assert "after epoch 2" in f.title and "step" not in f.title
+    assert "at epoch " in f.message
+
+
+def test_in_clock_rewrites_only_counted_steps() -> None:
+    from unified_prior.doctor.actions import in_clock
+
+    text = "best at step 29, steps 0–149, the remaining 117 steps; one optimizer step"
+    assert in_clock(text, "epoch") == (
+        "best at epoch 29, epochs 0–149, the remaining 117 epochs; one optimizer step"
+    )
+    assert in_clock(text, "step") == text

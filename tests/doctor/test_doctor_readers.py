@@ -547,3 +547,36 @@ def test_wandb_export_of_two_runs_is_two_runs(tmp_path: Path) -> None:
     ev = read_inputs([path])
     assert len(ev.runs) == 2 and "2 runs" in ev.inputs[0].note
     assert sorted(r.sources[0].rsplit("[", 1)[1] for r in ev.runs) == ["run-a]", "run-b]"]
+
+
+def test_tensorboard_epoch_tag_gives_the_epoch_series(tmp_path: Path) -> None:
+    # HF writes train/epoch next to train/loss; the checks map steps to epochs with it.
+    write_tb_session(
+        tmp_path / "runs",
+        {
+            "train/loss": [(s, 2.0 - s / 1000) for s in range(10, 110, 10)],
+            "train/learning_rate": [(s, 1e-4) for s in range(10, 110, 10)],
+            "train/epoch": [(s, s / 50) for s in range(10, 110, 10)],
+        },
+    )
+    ev = read_inputs([tmp_path / "runs"])
+    assert _series(ev, "epoch")[100] == pytest.approx(2.0)
+    assert len(ev.series["loss"]) == 10
+
+
+@pytest.mark.parametrize(
+    ("text", "steps"),
+    [
+        ("[116900/200000] Train loss: 0.5\n[117000/200000] Train loss: 0.4\n", [116900, 117000]),
+        (  # the PyTorch DCGAN tutorial: [epoch/epochs][iteration/iterations]
+            "[0/5][0/1583]\tLoss_D: 1.8\tLoss_G: 4.0\tD(x): 0.5\n"
+            "[1/5][50/1583]\tLoss_D: 0.9\tLoss_G: 3.0\tD(x): 0.6\n",
+            [0, 1633],
+        ),
+    ],
+)
+def test_a_bracketed_counter_is_the_clock(tmp_path: Path, text: str, steps: list[int]) -> None:
+    log = tmp_path / "train.log"
+    log.write_text(text)
+    ev = read_inputs([log])
+    assert ev.series["loss"].steps.tolist() == steps and ev.step_unit == "step"

@@ -211,3 +211,13 @@ def test_the_inputs_say_which_run_is_analysed() -> None:
     assert "not analysed" in notes["cmd.txt"] and "counts records" not in notes["cmd.txt"]
     assert "its steps count records" in notes["cmd.txt"]
     assert "is the run analysed" in notes["trainer_state.json"]
+
+
+def test_hf_eval_metrics_pass_through_by_name() -> None:
+    # The trainer's best checkpoint is chosen by eval_wer here, not by a loss.
+    ev = read_inputs([REAL / "hf-whisper" / "trainer_state.json"])
+    state = json.loads((REAL / "hf-whisper" / "trainer_state.json").read_text())
+    (entry,) = [e for e in state["log_history"] if "eval_wer" in e]
+    assert _dict(ev.other["eval_wer"]) == {entry["step"]: entry["eval_wer"]}
+    assert _dict(ev.series["val_loss"]) == {entry["step"]: entry["eval_loss"]}
+    assert "eval_runtime" not in ev.series

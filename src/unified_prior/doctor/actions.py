@@ -7,6 +7,7 @@ make, per finding code, in the terms of the framework that wrote the run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -192,6 +193,19 @@ _ACTIONS: dict[str, Callable[[Context, Finding], str]] = {
 }
 
 
+_STEP_BEFORE = re.compile(r"\b(S|s)tep(s?) (?=[\d,.]+\d|\d)")
+_STEP_AFTER = re.compile(r"(?<=\d) step(s?)\b")
+
+
+def in_clock(text: str, clock: str) -> str:
+    """Say "epoch 29" instead of "step 29" when the run's clock is the epoch (no step was
+    logged): a user looking for step 29 would open the wrong checkpoint."""
+    if clock != "epoch":
+        return text
+    text = _STEP_BEFORE.sub(lambda m: f"{'E' if m.group(1) == 'S' else 'e'}poch{m.group(2)} ", text)
+    return _STEP_AFTER.sub(lambda m: f" epoch{m.group(1)}", text)
+
+
 def with_actions(ctx: Context, findings: list[Finding]) -> list[Finding]:
     """Every warning/error ends with "What to do: …"; verdicts that rest on assumed
     schedule values say so next to the verdict."""
@@ -217,5 +231,13 @@ def with_actions(ctx: Context, findings: list[Finding]) -> list[Finding]:
             )
         if action and "What to do:" not in message:
             message = message.rstrip() + " What to do: " + action[0].upper() + action[1:]
-        out.append(replace(f, message=message, action=action))
+        clock = getattr(ctx.evidence, "step_unit", "step")
+        out.append(
+            replace(
+                f,
+                title=in_clock(f.title, clock),
+                message=in_clock(message, clock),
+                action=in_clock(action, clock),
+            )
+        )
     return out

@@ -29,6 +29,10 @@ _NO_LR_ADVICE = (
     "the optimizer's LR and the schedule's warmup start are what you meant."
 )
 
+#: Fewer finite loss points than this: no verdict, so no "no action needed" either
+#: (``diagnose.MIN_LOSS_POINTS``).
+MIN_JUDGED_POINTS = 5
+
 #: Divide a diverging LR by this when nothing lower is known to have worked.
 HALF_DECADE = 3.0
 GRID = (1.0, 2.0, 3.0, 5.0)
@@ -73,6 +77,18 @@ class Recommendation:
 def recommend(ctx: Context, findings: list[Finding]) -> Recommendation:
     """The recommendation the findings support."""
     codes = {f.code for f in findings if f.severity in ("error", "warning")}
+    traj = ctx.trajectory
+    points = len(traj.raw) if traj is not None else 0
+    for name in ("loss", "val_loss"):
+        series = ctx.evidence.get(name)
+        if series is not None:
+            points = max(points, len(series.finite()))
+    if not codes and points < MIN_JUDGED_POINTS:
+        return Recommendation(
+            f"Not enough data to judge this run: {points} finite loss point(s) (at least "
+            f"{MIN_JUDGED_POINTS} are needed). Pass the whole log (every file of the run), or "
+            "log the loss more often (e.g. HF `logging_steps`, Lightning `log_every_n_steps`)."
+        )
     if not codes:
         return Recommendation(
             "No action needed: nothing at warning or error level was found"

@@ -308,10 +308,19 @@ def schedule_not_applied(ctx: Context) -> list[Finding]:
         if verdict.kind == "constant"
         else ""
     )
+    # A constant LR against a moving plan is proof; a partial mismatch against a plan that
+    # rests on assumed values (a framework default, a guessed floor) may be the assumption.
+    severity: Severity = "error"
+    if verdict.kind == "mismatch" and declared.assumed and verdict.fit_share >= 0.3:
+        severity = "warning"
+        message += (
+            f" Severity warning, not error: {verdict.fit_share:.0%} of the points do match, "
+            "and the plan rests on assumed values (listed below)."
+        )
     return [
         Finding(
             "LR001",
-            "error",
+            severity,
             title,
             message,
             evidence,

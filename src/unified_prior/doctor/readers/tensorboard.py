@@ -196,6 +196,8 @@ class TensorBoardReader(Reader):
             sink.set_clock(stream, "epoch")  # YOLO logs to TensorBoard once per epoch
         for metric, (steps, values) in chosen.items():
             sink.extend(metric, steps, values, stream)
+        if plan.epoch is not None and plan.metrics:
+            sink.extend("epoch", *_newest(*arrays[plan.epoch]), stream)  # HF's train/epoch
         for key in plan.other:
             steps, values = arrays[key]
             sink.other_many(key, steps, values, stream)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from unified_prior.doctor.evidence import as_float, as_step
@@ -31,7 +32,8 @@ NUMBER = (
 #: from each number, which stays linear in the line; a regex matching "words then a number"
 #: backtracks on every start position and took seconds on long config lines.
 _NUM = re.compile(r"(?<![\w.])(?:" + NUMBER + r")(?![A-Za-z_\d])")  # not "50ms", "5s"
-_OF_TOTAL = re.compile(r"\s*/\s*(\d+)")
+_OF_SEP = re.compile(r"\s*/\s*")  # "Step [100/600]": the text between step and its total
+_NUM_SPLIT = re.compile("(" + _NUM.pattern + ")")
 _KEY_CUT = re.compile(r"[,|;()\]}{:]")  # also "INFO:root:Epoch"
 #: At most this many words before a number make its key.
 KEY_WORDS = 4
@@ -59,6 +61,7 @@ _BRACKET_EPOCH = re.compile(
     r"\b(?:train(?:ing)?|epoch)\s*:?\s*\[\s*(\d+)\s*/\s*\d+\s*\](?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?",
     re.IGNORECASE,
 )
+_COUNTER = re.compile(r"^\W{0,3}\[\s*(\d+)\s*/\s*(\d+)\s*\](?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 #: ``Namespace(lr=0.0001, …)`` / ``TrainingArguments(…)`` printed as one line, or opened on
 #: a line of its own and closed by ``)`` (HF prints its arguments one per line).
@@ -137,6 +140,7 @@ def python_dict(body: str) -> Line | None:
     return Line(step, epoch, metrics, other, "dict")
 
 
+@lru_cache(maxsize=4096)
 def _metric_key(key: str) -> str | None:
     """Try the key, then drop leading words: ``INFO Training Loss`` → ``Training Loss``.
     A two-letter clock must be the whole key (``time s`` is not the step ``s``)."""
@@ -152,16 +156,25 @@ def _metric_key(key: str) -> str | None:
     return None
 
 
-def pairs(body: str) -> Line:
-    """``key value`` / ``key=value`` / ``key: value`` pairs through the shared mapping."""
-    found: dict[str, str] = {}
-    step: int | None = None
-    epoch: float | None = None
-    per_epoch: int | None = None
-    last_end = 0
-    for number in _NUM.finditer(body):
-        before = body[max(last_end, number.start() - 120) : number.start()]
-        last_end = number.end()
+@dataclass(frozen=True)
+class _Plan:
+    """What the numbers of one line *shape* are (the text between them decides it all), so
+    that a log repeating one line form a million times looks at its words once."""
+
+    steps: tuple[tuple[int, int | None], ...]  # (number index, index of its "/N") in order
+    epochs: tuple[int, ...]
+    metrics: tuple[tuple[str, tuple[int, ...]], ...]  # metric -> numbers summed (parts)
+    to_val: bool
+
+
+@lru_cache(maxsize=4096)
+def _plan(texts: tuple[str, ...]) -> _Plan:
+    """``texts[k]`` is the text before number ``k`` (the last one: after the last number)."""
+    steps: list[tuple[int, int | None]] = []
+    epochs: list[int] = []
+    found: dict[str, int] = {}
+    for k in range(len(texts) - 1):
+        before = texts[k][-120:]
         head = before.rstrip(" \t=:[")
         if not head or head == before:
             continue  # "1/100", "x(3": the number is not right after a key
@@ -170,31 +183,66 @@ def pairs(body: str) -> Line:
         if key is None:
             continue
         kind = classify(key)
-        text = number.group(0)
         if (
             len(key) <= 2
             and kind.metric in ("step", "epoch")
-            and before[len(head) :]
-            not in (
-                ":",
-                "=",
-            )
+            and before[len(head) :] not in (":", "=")
         ):
             continue  # llm.c's "s:120"; not "… 5 s 50"
         if kind.metric == "step":
-            if step is None:
-                step = as_step(text)
-                of = _OF_TOTAL.match(body, number.end())
-                per_epoch = int(of.group(1)) if of is not None else None
+            total = k + 1 if k + 2 < len(texts) and _OF_SEP.fullmatch(texts[k + 1]) else None
+            steps.append((k, total))
         elif kind.metric == "epoch":
-            epoch = epoch if epoch is not None else as_float(text)
+            epochs.append(k)
         elif key not in found:
-            found[key] = text
-    _, _, metrics, _ = pick_record(found)
-    if "loss" in metrics and "val_loss" not in metrics and _EVAL_CONTEXT.search(body):
+            found[key] = k
+    plan = layout(tuple(found))
+    metrics: list[tuple[str, tuple[int, ...]]] = []
+    if not plan.summary:
+        metrics += [(m, (found[keys[0]],)) for m, keys in plan.alternatives.items()]
+        metrics += [(m, tuple(found[k] for k in keys)) for m, keys in plan.parts.items()]
+    names = {m for m, _ in metrics}
+    to_val = (
+        "loss" in names and "val_loss" not in names and bool(_EVAL_CONTEXT.search("0".join(texts)))
+    )
+    return _Plan(tuple(steps), tuple(epochs), tuple(metrics), to_val)
+
+
+def pairs(body: str) -> Line:
+    """``key value`` / ``key=value`` / ``key: value`` pairs through the shared mapping."""
+    pieces = _NUM_SPLIT.split(body)
+    numbers = pieces[1::2]
+    plan = _plan(tuple(pieces[0::2]))
+    step: int | None = None
+    epoch: float | None = None
+    per_epoch: int | None = None
+    for index, total in plan.steps:
+        step = as_step(numbers[index])
+        per_epoch = int(numbers[total]) if total is not None and numbers[total].isdigit() else None
+        if step is not None:
+            break
+    for index in plan.epochs:
+        epoch = as_float(numbers[index])
+        if epoch is not None:
+            break
+    metrics: dict[str, float] = {}
+    for metric, indexes in plan.metrics:
+        values = [as_float(numbers[i]) for i in indexes]
+        if all(v is not None for v in values):
+            metrics[metric] = float(sum(v for v in values if v is not None))
+    if plan.to_val:
         # fairseq "valid on 'valid' subset | loss 8.1", "Validation: loss 0.5"
         metrics["val_loss"] = metrics.pop("loss")
     form = "pairs"
+    counter = _COUNTER.match(body) if epoch is None and step is None else None
+    if counter is not None:
+        # "[116900/200000] Train loss: …" is the step; "[2/5][100/1583] Loss_D …" (the
+        # DCGAN tutorial) is epoch 2, iteration 100 of 1583.
+        if counter.group(3) is not None:
+            epoch, step = float(counter.group(1)), int(counter.group(3))
+            per_epoch = int(counter.group(4))
+        else:
+            step = int(counter.group(1))
     if epoch is None and step is None:
         bracket = _BRACKET_EPOCH.search(body)
         if bracket is not None:

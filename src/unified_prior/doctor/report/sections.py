@@ -57,6 +57,28 @@ def headline(report: Report) -> str:
     return f"{errors} error(s), {warnings} warning(s). First: {top.code} {top.title}."
 
 
+def _parts(report: Report, metric: str) -> list[list[str]]:
+    """The logged parts of ``metric`` (``val_loss/val/box_loss`` …), each with its own best
+    and last value, so several eval losses read the same whatever the format."""
+    rows = []
+    for name, series in sorted(report.evidence.series.items()):
+        if not name.startswith(metric + "/"):
+            continue
+        finite = series.finite()
+        if not len(finite):
+            continue
+        best = int(finite.values.argmin())
+        rows.append(
+            [
+                name[len(metric) + 1 :],
+                fmt_step(finite.steps[best]),
+                f"{finite.values[best]:.4g}",
+                f"{finite.values[-1]:.4g}",
+            ]
+        )
+    return rows
+
+
 def build_sections(report: Report) -> list[Section]:
     ev = report.evidence
     sections: list[Section] = []
@@ -173,9 +195,27 @@ def build_sections(report: Report) -> list[Section]:
                 "bin medians and a running median.",
             )
         )
+        clock = getattr(report.evidence, "step_unit", "step")
         blocks.append(
-            Block("table", header=["point", "step", f"smoothed {traj.metric}"], rows=rows)
+            Block(
+                "table",
+                header=[
+                    "point",
+                    "epoch" if clock == "epoch" else "step",
+                    f"smoothed {traj.metric}",
+                ],
+                rows=rows,
+            )
         )
+        parts = _parts(report, traj.metric)
+        if parts:
+            blocks.append(
+                Block(
+                    "table",
+                    header=[f"part of {traj.metric}", "best step", "best", "last"],
+                    rows=parts,
+                )
+            )
     for code in ("RUN001", "RUN002", "RUN003", "RUN004"):
         f = _finding(report, code)
         if f is not None:
