@@ -119,7 +119,8 @@ def main() -> None:
         "|---|---:|" + "---:|" * len(METHODS),
     ]
     beats: list[str] = []
-    for d in prior.registry.domains:
+    # --tiles-per-domain 0 skips restoration (to run the SWD part in a process of its own).
+    for d in prior.registry.domains if args.tiles_per_domain > 0 else []:
         idx = val.tiles_of_domain[d.index][: args.tiles_per_domain]
         clean = torch.stack([val.load(i) for i in idx])
         names = [f"{d.name}/{cfg.data.split_val}/{val.paths[i].name}" for i in idx]
