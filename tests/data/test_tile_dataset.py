@@ -207,3 +207,4 @@ def test_train_cli_on_a_corrupt_tile_is_one_line_exit_2(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert str(bad) in lines[0] and "weights_only=True" in lines[0]
+    assert not (tmp_path / "run").exists()  # found by the scan, before anything is written

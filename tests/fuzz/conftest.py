@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from harness import CliWorker
+from fuzz_harness import CliWorker
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ import random
 from pathlib import Path
 
 import pytest
-from analysis_inputs import audit_source, doctor_files
-from harness import assert_well_behaved
+from fuzz_analysis_inputs import audit_source, doctor_files
+from fuzz_harness import assert_well_behaved
 
 pytestmark = pytest.mark.slow
 

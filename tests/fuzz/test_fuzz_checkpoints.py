@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from harness import assert_well_behaved, snapshot
-from inputs import TINY, damage_bytes, mutate_state, write_tiles
+from fuzz_harness import assert_well_behaved, snapshot
+from fuzz_inputs import TINY, damage_bytes, mutate_state, write_tiles
 
 from unified_prior.config import load_config, write_config
 

@@ -12,8 +12,8 @@ import random
 from pathlib import Path
 
 import pytest
-from harness import assert_well_behaved, snapshot
-from inputs import CHANNELS, TINY, hostile_overrides, hostile_tile, write_tiles
+from fuzz_harness import assert_well_behaved, snapshot
+from fuzz_inputs import CHANNELS, TINY, hostile_overrides, hostile_tile, write_tiles
 
 pytestmark = pytest.mark.slow
 

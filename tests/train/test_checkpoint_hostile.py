@@ -314,3 +314,17 @@ def test_a_config_that_cannot_build_the_model_is_an_input_error(
     config = load_config(None, [*tiny_overrides, "data.resolution=17"])  # not divisible by 2
     with pytest.raises(InputError, match=r"data\.resolution=17 must be divisible"):
         resolve(path, load_checkpoint(path), config, policy="continue", world_size=1)
+
+
+def test_evaluate_names_a_tensor_that_does_not_fit_its_own_config(
+    run: Path, tmp_path: Path
+) -> None:
+    from unified_prior.train.checkpoint_eval import evaluate_checkpoint
+
+    def reshape_first(state: dict[str, Any]) -> None:
+        key = next(iter(state["model"]))
+        state["model"][key] = state["model"][key].flatten()[:-1]
+
+    path = mutated(run, tmp_path, reshape_first)
+    with pytest.raises(CheckpointError, match=r"does not fit this run: 'model\.unet\."):
+        evaluate_checkpoint(path)

@@ -12,7 +12,7 @@ from unified_prior.config import config_from_dict
 from unified_prior.evaluate import EvalTable, evaluate_fixed_noise
 from unified_prior.model import build_model
 from unified_prior.train.build import build_datasets
-from unified_prior.train.checkpoint import load_checkpoint
+from unified_prior.train.checkpoint import check_checkpoint_fits, load_checkpoint
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ def evaluate_checkpoint(
     if data_root is not None:
         tree["data"] = {**tree["data"], "root": str(data_root)}
     config = config_from_dict(tree, source=f"checkpoint {path} config")
+    check_checkpoint_fits(path, state, config)  # a misfit is one line, not a load traceback
     registry, _, val_set = build_datasets(config, state["data_stats"])
     tables = {}
     for name in ("model", "ema"):
