@@ -66,7 +66,9 @@ def test_analysis_recursion_is_caught_per_file(tmp_path: Path) -> None:
         "import torch\nopt = torch.optim.SGD(p, lr=0.1)\nopt" + ".b" * 600 + ".step()\n"
     )
     (tmp_path / "b_train.py").write_text(UNSAFE_LOAD)
-    project = Project(tmp_path, sorted(tmp_path.glob("*.py")))  # parsed at the normal limit
+    project = Project(tmp_path, sorted(tmp_path.glob("*.py")))
+    for path in project.sources:
+        project.facts(path)  # parsed (and kept) at the normal limit
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(400)
     try:

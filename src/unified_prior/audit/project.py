@@ -11,36 +11,41 @@ and the project root.
 from __future__ import annotations
 
 import ast
+from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from unified_prior.audit.finding import Finding
-from unified_prior.audit.parse import Parsed, parse_source, read_source, too_deep
+from unified_prior.audit.parse import parse_source, read_source, too_deep
 from unified_prior.audit.script import ScriptFacts
 
 
 class Project:
-    """The Python files of one audited folder (or one file), parsed, with cross-file lookups."""
+    """The Python files of one audited folder (or one file), with cross-file lookups.
+
+    Files are read up front (a file that cannot be read is one ``E902``) but parsed and
+    modelled one at a time, and only a few models are kept: a whole repository (the torch
+    package: 2,000 files) audits in bounded memory. A file another one imports from is
+    parsed again when asked about, which costs little next to keeping every tree."""
+
+    #: Models kept at once (the file being audited and the modules it asks about).
+    KEEP = 8
 
     def __init__(self, root: Path | None, files: Iterable[Path]) -> None:
         self.root = root
         self.problems: list[Finding] = []
-        self.parsed: dict[str, Parsed] = {}
+        self.sources: dict[str, str] = {}
         self.modules: dict[str, list[str]] = {}
-        self._facts: dict[str, ScriptFacts] = {}
+        self._facts: OrderedDict[str, ScriptFacts | Finding] = OrderedDict()
         self._active: set[str] = set()
         for file in files:
             text = read_source(file)
             if isinstance(text, Finding):
                 self.problems.append(text)
                 continue
-            parsed = parse_source(text, str(file))
-            if isinstance(parsed, Finding):
-                self.problems.append(parsed)
-                continue
-            self.parsed[parsed.path] = parsed
+            self.sources[str(file)] = text
             for name in self._module_names(file):
-                self.modules.setdefault(name, []).append(parsed.path)
+                self.modules.setdefault(name, []).append(str(file))
 
     def _module_names(self, file: Path) -> list[str]:
         """``pkg/sub/mod.py`` answers to ``pkg.sub.mod``, ``sub.mod`` and ``mod`` (scripts
@@ -54,15 +59,23 @@ class Project:
             parts = parts[:-1]
         return [".".join(parts[i:]) for i in range(len(parts)) if parts[i:]]
 
-    def facts(self, path: str) -> ScriptFacts:
-        """The model of one file of the project (built once)."""
-        if path not in self._facts:
-            parsed = self.parsed[path]
-            facts = ScriptFacts(parsed.path, parsed.source, parsed.tree)
-            facts.project_root = self.root
-            facts.project = self
-            self._facts[path] = facts
-        return self._facts[path]
+    def facts(self, path: str) -> ScriptFacts | Finding:
+        """The model of one file of the project, or the E999/E998 finding for it."""
+        if path in self._facts:
+            self._facts.move_to_end(path)
+            return self._facts[path]
+        parsed = parse_source(self.sources[path], path)
+        result: ScriptFacts | Finding
+        if isinstance(parsed, Finding):
+            result = parsed
+        else:
+            result = ScriptFacts(parsed.path, parsed.source, parsed.tree)
+            result.project_root = self.root
+            result.project = self
+        self._facts[path] = result
+        while len(self._facts) > self.KEEP:
+            self._facts.popitem(last=False)
+        return result
 
     def definition(self, qualified: str) -> tuple[ScriptFacts, ast.AST] | None:
         """The top-level function or class a dotted import name denotes in this project."""
@@ -71,6 +84,8 @@ class Project:
         if len(paths) != 1 or not name:
             return None
         facts = self.facts(paths[0])
+        if isinstance(facts, Finding):
+            return None
         for stmt in facts.tree.body:
             defines = isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
             if defines and getattr(stmt, "name", None) == name:
@@ -82,15 +97,17 @@ class Project:
         scheduler it builds, or a project class deriving from torch's ``LRScheduler``."""
         if qualified in self._active:
             return None  # a cycle of factories calling each other
-        found = self.definition(qualified)
-        if found is None:
-            return None
-        facts, node = found
         self._active.add(qualified)
         try:
+            found = self.definition(qualified)
+            if found is None:
+                return None
+            facts, node = found
             if isinstance(node, ast.ClassDef):
                 return (node.name, "torch") if facts.subclasses_scheduler(node) else None
             return facts.returned_scheduler(node)
+        except (RecursionError, MemoryError):
+            return None
         finally:
             self._active.discard(qualified)
 
@@ -101,9 +118,13 @@ class Project:
         from unified_prior.audit.engine import run_rules
 
         findings = list(self.problems)
-        for path in self.parsed:
+        for path in self.sources:
             try:
-                findings.extend(run_rules(self.facts(path), select=select, ignore=ignore))
+                facts = self.facts(path)
+                if isinstance(facts, Finding):
+                    findings.append(facts)
+                    continue
+                findings.extend(run_rules(facts, select=select, ignore=ignore))
             except (RecursionError, MemoryError):
                 findings.append(too_deep(path))
         return findings
