@@ -165,3 +165,16 @@ def test_lightning_hparams_declare_a_schedule(tmp_path: Path) -> None:
     assert d is not None and d.convention == "lightning" and d.kind == "cosine"
     assert any("Lightning" in a for a in d.assumed)
     assert report.lr_verdict == "applied" and _codes(report) == set()
+
+
+def test_expect_counts_the_logs_own_clock(tmp_path: Path) -> None:
+    # --expect on a per-epoch log: the numbers typed are epochs, as the log counts.
+    def lr(e: int) -> float:
+        return 0.01 * _yolo_lf(e, 60, 0.01)
+
+    _write_yolov5(tmp_path / "exp", lr)
+    report = diagnose([tmp_path / "exp" / "results.csv"], expect="linear lr=0.01 max_steps=60")
+    _needs_epoch_clock(report)
+    assert report.declared.unit == "epoch" and report.declared.convention == "yolo"
+    assert report.lr_verdict == "applied"
+    assert "LR001" not in _codes(report)

@@ -363,11 +363,13 @@ def find_declared(evidence: Evidence, expect: str | None = None) -> Declared | N
     found = Found(evidence)
     if expect:
         convention = detected(evidence, found)
-        if convention is None:
-            return parse_expect(expect)
-        typed = parse_expect(expect, convention.defaults)
-        typed.convention = convention.name
-        typed.step_slack = convention.step_slack
+        typed = parse_expect(expect, convention.defaults if convention else PROJECT_DEFAULTS)
+        if convention is not None:
+            typed.convention = convention.name
+            typed.step_slack = convention.step_slack
+        # The numbers typed count the log's own clock (epochs for a YOLO results.csv).
+        clock = getattr(evidence, "step_unit", "step")
+        typed.unit = clock if clock in ("step", "epoch") else "step"
         return typed
     for header in reversed(evidence.headers):
         if header.plan:

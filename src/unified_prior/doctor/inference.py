@@ -115,6 +115,11 @@ class Inferred:
         lr = _fmt
         if self.kind == "constant":
             text = f"constant at {lr(self.peak_lr)} over {self.points} logged points"
+        elif self.kind == "rising":
+            text = (
+                f"rose from {lr(self.start_lr)} to {lr(self.final_lr)} over the whole log "
+                f"(steps {self.first_step:,}–{self.last_step:,}) without coming down"
+            )
         else:
             parts = []
             if self.warmup_end_step is not None:
@@ -131,6 +136,7 @@ class Inferred:
                 "step": f"then dropped in {len(self.drops)} step(s)",
                 "decay": "then decayed",
                 "cyclic": "then cycled",
+                "rising": "and was still rising at the end",
             }.get(self.kind, "then moved irregularly")
             parts.append(shape)
             if self.floor_step is not None and self.kind in ("linear", "cosine", "decay"):
@@ -317,6 +323,9 @@ def infer_schedule(steps: np.ndarray, values: np.ndarray) -> Inferred | None:
         base.final_lr = float(values[-1])
         if rises:
             base.floor_step = None  # the decay was cut short by the rise: no floor reached
+    if peak_index == n - 1 and base.warmup_end_step is not None and n >= 5:
+        # Still climbing at the last point: the warmup never ended within the log.
+        base.kind, base.warmup_end_step = "rising", None
     if base.cyclic:
         base.kind = "cyclic"
     wraps = [e for e in events if e.kind == "wrap"]
@@ -375,6 +384,14 @@ def _judge(inferred: Inferred) -> None:
                 "it returns from its floor again and again: a cyclic schedule (or one run "
                 "past its end several times over)"
             )
+        return
+    if inferred.kind == "rising":
+        inferred.looks_intended = False
+        inferred.why = (
+            "the LR rose over the whole log and never came down: a warmup longer than the "
+            "run, consistent with a warmup counted in steps but stepped once per epoch "
+            "(or a log cut short)"
+        )
         return
     k = inferred.finished_early()
     if k is not None:

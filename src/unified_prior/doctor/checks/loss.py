@@ -191,6 +191,11 @@ def non_finite(ctx: Context) -> list[Finding]:
         kinds = sorted({"NaN" if np.isnan(v) else "inf" for v in series.values[bad].tolist()})
         # A non-finite grad norm alone is often a skipped (scaled) update, not a broken run.
         severity: Severity = "error" if name != "grad_norm" else "warning"
+        # A few isolated non-finite points in a run that went on finite to the end are
+        # skipped updates (AMP overflow, a bad batch), not a broken run.
+        recovered = bool(np.isfinite(series.values[-min(5, len(series)) :]).all())
+        if recovered and bad.size <= max(1, 0.01 * len(series)):
+            severity = "warning"
         findings.append(
             Finding(
                 "RUN003",
