@@ -177,11 +177,12 @@ class Objects(Flows):
         local = self.local_classes.get(name) if isinstance(call.func, ast.Name) else None
         if local is not None and self.subclasses_scheduler(local):
             return name, "torch"
-        if self.project is not None and qual != name:
+        given_optimizer = self._given_optimizer(call)
+        if self.project is not None and qual != name and given_optimizer:
             found = self.project.scheduler_factory(qual)  # imported from the project
             if found is not None:
                 return found
-        if PROJECT_SCHEDULER.search(name) and self._given_optimizer(call):
+        if PROJECT_SCHEDULER.search(name) and given_optimizer:
             return name, "project"
         return None
 
