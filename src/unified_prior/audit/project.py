@@ -38,6 +38,7 @@ class Project:
         self.modules: dict[str, list[str]] = {}
         self._facts: OrderedDict[str, ScriptFacts | Finding] = OrderedDict()
         self._active: set[str] = set()
+        self._factories: dict[str, tuple[str, str] | None] = {}
         for file in files:
             text = read_source(file)
             if isinstance(text, Finding):
@@ -95,21 +96,27 @@ class Project:
     def scheduler_factory(self, qualified: str) -> tuple[str, str] | None:
         """(class, family) when ``qualified`` is a project function that returns an LR
         scheduler it builds, or a project class deriving from torch's ``LRScheduler``."""
+        if qualified in self._factories:
+            return self._factories[qualified]
         if qualified in self._active:
             return None  # a cycle of factories calling each other
         self._active.add(qualified)
         try:
             found = self.definition(qualified)
             if found is None:
+                self._factories[qualified] = None
                 return None
             facts, node = found
             if isinstance(node, ast.ClassDef):
-                return (node.name, "torch") if facts.subclasses_scheduler(node) else None
-            return facts.returned_scheduler(node)
+                answer = (node.name, "torch") if facts.subclasses_scheduler(node) else None
+            else:
+                answer = facts.returned_scheduler(node)
         except (RecursionError, MemoryError):
-            return None
+            answer = None
         finally:
             self._active.discard(qualified)
+        self._factories[qualified] = answer
+        return answer
 
     def audit(
         self, select: Collection[str] | None, ignore: Collection[str] | None

@@ -109,6 +109,10 @@ PROJECT_SCHEDULER = re.compile(
     r"(Scheduler|Schedule|LR|LRWarmup|Warmup\w*)$",
 )
 
+#: A function parameter named as an LR scheduler (``scheduler``, ``lr_scheduler``,
+#: ``sched``): one argument, not a dict or list of them (``schedulers``).
+SCHEDULER_PARAMETER = re.compile(r"^(lr_)?(sched|scheduler)$")
+
 
 def library_scheduler(qual: str) -> tuple[str, str] | None:
     """(name, family) for a scheduler of torch, transformers/diffusers, timm or ours."""

@@ -15,6 +15,7 @@ from unified_prior.audit.model.catalog import (
     OPTIMIZER_NAME,
     PROJECT_SCHEDULER,
     SCHEDULER_BASES,
+    SCHEDULER_PARAMETER,
     library_scheduler,
 )
 from unified_prior.audit.model.flows import Flow, Flows
@@ -85,6 +86,10 @@ class Objects(Flows):
     @cached_property
     def schedulers(self) -> list[SchedulerInfo]:
         return self._schedulers()
+
+    @cached_property
+    def parameter_schedulers(self) -> list[SchedulerInfo]:
+        return self._parameter_schedulers()
 
     @cached_property
     def lr_writes(self) -> list[ast.AST]:
@@ -177,11 +182,12 @@ class Objects(Flows):
         local = self.local_classes.get(name) if isinstance(call.func, ast.Name) else None
         if local is not None and self.subclasses_scheduler(local):
             return name, "torch"
-        if self.project is not None and qual != name:
+        given_optimizer = self._given_optimizer(call)
+        if self.project is not None and qual != name and given_optimizer:
             found = self.project.scheduler_factory(qual)  # imported from the project
             if found is not None:
                 return found
-        if PROJECT_SCHEDULER.search(name) and self._given_optimizer(call):
+        if PROJECT_SCHEDULER.search(name) and given_optimizer:
             return name, "project"
         return None
 
@@ -281,6 +287,55 @@ class Objects(Flows):
                 owner = self.class_of(sched.call)
                 sched.lightning_manual = owner is not None and self._manual_optimization(owner)
         return out
+
+    def _parameter_schedulers(self) -> list[SchedulerInfo]:
+        """Schedulers this file receives as a function parameter (``lr_scheduler:
+        Optional[_LRScheduler] = None`` kept as ``self.lr_scheduler``; ``def train(model,
+        optimizer, scheduler)``) and steps itself: built by a caller we may not see, but
+        their state is this code's to checkpoint. Recognised by a scheduler annotation or a
+        scheduler name, and only when every step is argument-free (``step(epoch)`` is told
+        its position: timm, or nothing to restore). Kept apart from :attr:`schedulers`: a
+        received scheduler may be stepped or dropped by its caller, so only the checkpoint
+        rules judge them."""
+        built = {sym for s in self.schedulers for sym in s.flow.symbols}
+        out: list[SchedulerInfo] = []
+        for func in self.functions:
+            args = func.args
+            for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs]:
+                sym: Symbol = (id(func), arg.arg)
+                if sym in built or not self._scheduler_parameter(arg):
+                    continue
+                flow = self.flow([sym])
+                steps = flow.calls("step")
+                if not steps or any(c.args or c.keywords for c in steps):
+                    continue
+                # A stand-in for the constructor call the rules point at: the parameter.
+                stand_in = ast.copy_location(
+                    ast.Call(func=ast.Name(id=arg.arg, ctx=ast.Load()), args=[], keywords=[]),
+                    arg,
+                )
+                self.parents[stand_in] = arg
+                out.append(
+                    SchedulerInfo(
+                        call=stand_in,
+                        cls=arg.arg,
+                        family="parameter",
+                        flow=flow,
+                        optimizer=None,
+                        optimizer_text="?",
+                        control=self.control(arg),
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _scheduler_parameter(arg: ast.arg) -> bool:
+        if arg.annotation is not None:
+            for node in ast.walk(arg.annotation):
+                name = last_part(dotted(node)) if isinstance(node, ast.Name | ast.Attribute) else ""
+                if name in SCHEDULER_BASES or library_scheduler(name) is not None:
+                    return True
+        return bool(SCHEDULER_PARAMETER.match(arg.arg))
 
     def lightning_manual_steps(self, owner: ast.ClassDef) -> list[ast.Call]:
         """``self.lr_schedulers().step()`` or ``sch = self.lr_schedulers(); sch.step()``."""

@@ -224,8 +224,18 @@ class Symbols(Tree):
 
     @cached_property
     def _attribute_loads(self) -> dict[str, list[ast.Attribute]]:
+        """Loads of ``x.attr`` by attribute name, less paths into an imported module:
+        ``torch.optim.lr_scheduler.StepLR`` is no read of anyone's ``.lr_scheduler``."""
+        modules = {
+            (alias.asname or alias.name).split(".", 1)[0]
+            for node in self.of_type(ast.Import)
+            for alias in node.names
+        }
         loads: dict[str, list[ast.Attribute]] = {}
         for node in self.of_type(ast.Attribute):
             if isinstance(node.ctx, ast.Load):
+                head = (dotted(node.value) or "").split(".", 1)[0]
+                if head in modules:
+                    continue
                 loads.setdefault(node.attr, []).append(node)
         return loads

@@ -41,7 +41,7 @@ class CheckpointOmitsScheduler(Rule):
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
         scheds = [
             s
-            for s in facts.active_schedulers()
+            for s in [*facts.active_schedulers(), *facts.parameter_schedulers]
             if s.steps
             and not s.flow.escapes
             # timm schedulers are told the epoch/update count at every step: no state to keep.
@@ -94,9 +94,14 @@ class CheckpointOmitsScheduler(Rule):
                 if any(self._mentions(v, sched, facts) for v in values):
                     continue
                 sl, sc = facts.pos(sched.call)
+                origin = (
+                    f"the scheduler received as parameter {sched.cls!r} at {sl}:{sc}"
+                    if sched.family == "parameter"
+                    else f"{sched.cls} ({sched.name}, built at {sl}:{sc})"
+                )
                 message = (
-                    f"torch.save writes {saved} but not the state of {sched.cls} "
-                    f"({sched.name}, built at {sl}:{sc}): a resume restarts the schedule at step 0"
+                    f"torch.save writes {saved} but not the state of {origin}: "
+                    "a resume restarts the schedule at step 0"
                 )
                 fix = (
                     f'add "scheduler": {sched.name}.state_dict() to the checkpoint '

@@ -33,7 +33,7 @@ class ScheduleNotApplied(Rule):
         params = claims(facts, SCHEDULE_PARAM)
         if not kinds and not params:
             return
-        if facts.schedulers or facts.lr_writes or facts.frameworks:
+        if facts.schedulers or facts.parameter_schedulers or facts.lr_writes or facts.frameworks:
             return
         if not facts.optimizers or any(o.flow.escapes for o in facts.optimizers):
             return

@@ -1,0 +1,92 @@
+"""CKP001 for schedulers a class or function receives as a parameter (built by a caller the
+file may not show), and the correct shapes that must stay quiet."""
+
+from __future__ import annotations
+
+import pytest
+
+TRAINER = """
+import torch
+from typing import Optional
+
+class Trainer:
+    def __init__(self, model, optimizer,
+                 lr_scheduler: Optional[torch.optim.lr_scheduler._LRScheduler] = None):
+        self.model = model
+        self.optimizer = optimizer
+        self.lr_scheduler = lr_scheduler
+
+    def save(self, epoch, path):
+        torch.save({"epoch": epoch, "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict()%s}, path)
+
+    def train_epoch(self, loader):
+        for batch in loader:
+            self.optimizer.zero_grad()
+            self.model(batch).backward()
+            self.optimizer.step()
+        if self.lr_scheduler:
+            self.lr_scheduler.step()
+"""
+
+FUNCTION = """
+import torch
+
+def train(model, optimizer, scheduler, loader, path):
+    for epoch in range(10):
+        for batch in loader:
+            optimizer.zero_grad()
+            model(batch).backward()
+            optimizer.step()
+        scheduler.step(%s)
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "epoch": epoch%s}, path)
+"""
+
+
+def test_annotated_constructor_parameter_scheduler_omitted_from_checkpoint(audit) -> None:
+    found = audit(TRAINER % "", select={"CKP001"})
+    assert [f.code for f in found] == ["CKP001"], found
+    assert "received as parameter 'lr_scheduler'" in found[0].message
+
+
+def test_annotated_constructor_parameter_scheduler_saved_is_quiet(codes) -> None:
+    saved = ', "lr_scheduler": self.lr_scheduler.state_dict()'
+    assert codes(TRAINER % saved, select={"CKP001"}) == []
+
+
+def test_scheduler_named_parameter_omitted_from_checkpoint(codes) -> None:
+    assert codes(FUNCTION % ("", ""), select={"CKP001"}) == ["CKP001"]
+
+
+@pytest.mark.parametrize(
+    ("step_args", "extra"),
+    [
+        pytest.param("", ', "scheduler": scheduler.state_dict()', id="saved"),
+        # told its position at every step (timm style): no state to restore
+        pytest.param("epoch", "", id="step-given-the-epoch"),
+        # ReduceLROnPlateau takes the metric: not judged from a parameter
+        pytest.param("val_loss", "", id="step-given-a-metric"),
+    ],
+)
+def test_scheduler_named_parameter_correct_shapes_are_quiet(codes, step_args, extra) -> None:
+    assert codes(FUNCTION % (step_args, extra), select={"CKP001"}) == []
+
+
+def test_parameter_of_a_scheduler_built_in_this_file_is_judged_once(audit) -> None:
+    source = (FUNCTION % ("", "")) + (
+        "\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n"
+        "train(net, opt, torch.optim.lr_scheduler.StepLR(opt, 3), data, 'c.pt')\n"
+    )
+    found = audit(source, select={"CKP001"})
+    assert [f.code for f in found] == ["CKP001"], found
+    assert "StepLR" in found[0].message
+
+
+def test_module_path_through_lr_scheduler_is_no_outside_read(codes) -> None:
+    """``torch.optim.lr_scheduler.X`` in an annotation is a module path, not a read of some
+    instance's ``.lr_scheduler`` (which would hand the scheduler away)."""
+    source = (TRAINER % "") + "\nx = torch.optim.lr_scheduler.StepLR\n"
+    assert codes(source, select={"CKP001"}) == ["CKP001"]
+    handed = (TRAINER % "") + "\ntrainer = Trainer(m, o)\ntrainer.lr_scheduler.step()\n"
+    assert codes(handed, select={"CKP001"}) == []
