@@ -188,3 +188,27 @@ def test_an_isolated_nan_in_a_run_that_went_on_is_a_warning(tmp_path: Path) -> N
     if not found:
         return  # the CSV reader of this tree drops non-finite values
     assert found[0].severity == "warning" and found[0].evidence["first_step"] == 1200
+
+
+def test_a_noisy_flat_loss_with_one_lucky_point_is_no_progress(tmp_path: Path) -> None:
+    # LoRA at batch 1: the loss wanders around 2.14 (±5 %) for the whole run; its lowest
+    # single point is 11 % below the first, its last tenth is where it started.
+    lines = ["step,loss"]
+    for step in range(10, 1001, 10):
+        wobble = 0.05 * math.sin(step * 0.37) + 0.03 * math.cos(step * 1.3)
+        value = 2.007 if step == 740 else 2.14 * (1 + wobble)
+        lines.append(f"{step},{value:.4f}")
+    (tmp_path / "metrics.csv").write_text("\n".join(lines) + "\n")
+    report = diagnose([tmp_path / "metrics.csv"])
+    f = next((f for f in report.findings if f.code == "RUN004"), None)
+    assert f is not None, [(g.code, g.title) for g in report.findings]
+    assert abs(f.evidence["start_to_end"]) < 0.03
+
+
+def test_the_first_points_of_a_steep_fall_are_not_spikes(tmp_path: Path) -> None:
+    lines = ["step,mean_loss"]
+    for step in range(0, 801):
+        lines.append(f"{step},{1.2 + 11073 * math.exp(-step / 2.0):.4f}")
+    (tmp_path / "metrics.csv").write_text("\n".join(lines) + "\n")
+    report = diagnose([tmp_path / "metrics.csv"])
+    assert "RUN002" not in _codes(report)

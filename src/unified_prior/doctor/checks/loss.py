@@ -24,6 +24,8 @@ SPIKE_RECOVERY_POINTS = 20
 #: No progress: the smoothed loss never got this far below where it started (the same share
 #: below which a later rise is not called a divergence).
 PROGRESS_MIN_GAIN = 0.03
+#: … and a "best" within this share of the start is noise unless the end is below the start.
+MAX_NOISE_GAIN = 0.10
 #: A loss "stuck": at least this many trailing points (and this share of the run) all at
 #: exactly one value — a collapse or a dead network, not a plateau (a plateau still moves).
 STUCK_MIN_POINTS = 10
@@ -145,6 +147,11 @@ def spikes(ctx: Context) -> list[Finding]:
     candidates = np.nonzero(positive & (values >= SPIKE_FACTOR * baseline))[0]
     spikes_found: list[int] = []
     for index in candidates.tolist():
+        # A spike rises above what came before it too: the first points of a steeply
+        # falling loss are above the (later, lower) local median without being spikes.
+        before = values[max(0, index - 5) : index]
+        if before.size < 2 or values[index] < SPIKE_FACTOR * float(np.median(before)):
+            continue
         after = values[index + 1 : index + 1 + SPIKE_RECOVERY_POINTS]
         # A spike comes back down; a loss that stays up is RUN001's business.
         if after.size and float(np.median(after)) < 1.5 * baseline[index]:
@@ -283,7 +290,13 @@ def no_progress(ctx: Context) -> list[Finding]:
         return found
     first, best = traj.first_loss, traj.best_loss
     gain = (first - best) / abs(first) if first != 0 else 0.0
-    if gain >= PROGRESS_MIN_GAIN:
+    # Start against end, each the median of a tenth of the run: a noisy loss that never
+    # moved has one lucky low point (its "best") but no trend.
+    raw = traj.raw.values
+    tenth = max(3, raw.size // 10)
+    start, end = float(np.median(raw[:tenth])), float(np.median(raw[-tenth:]))
+    trend = (start - end) / abs(start) if start != 0 else 0.0
+    if gain >= PROGRESS_MIN_GAIN and not (trend < PROGRESS_MIN_GAIN and gain < MAX_NOISE_GAIN):
         stuck = _stuck_finding(traj.raw, "")
         return [*found, stuck] if stuck is not None else found
     return [
@@ -294,12 +307,14 @@ def no_progress(ctx: Context) -> list[Finding]:
             f"no progress in {fmt_step(traj.final_step - traj.raw.steps[0])} steps",
             f"The smoothed {traj.metric} started at {first:.4g} and its best was {best:.4g} "
             f"(a {gain:.1%} improvement over steps {fmt_step(traj.raw.steps[0])}–"
-            f"{fmt_step(traj.final_step)}). A run that does not learn usually has an LR that is "
-            "far too low or too high, frozen parameters, or a loss that does not reach the model.",
+            f"{fmt_step(traj.final_step)}); the median of its last tenth is {trend:+.1%} "
+            "against its first tenth. A run that does not learn is consistent with an LR far "
+            "too low or too high, frozen parameters, or a loss that does not reach the model.",
             evidence={
                 "first_loss": first,
                 "best_loss": best,
                 "improvement": gain,
+                "start_to_end": trend,
                 "threshold": PROGRESS_MIN_GAIN,
             },
             steps=[int(traj.raw.steps[0]), traj.final_step],
