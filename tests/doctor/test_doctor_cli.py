@@ -92,6 +92,18 @@ def test_missing_path_exits_2_naming_it(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_a_log_with_no_metric_says_what_was_tried_and_expected(tmp_path: Path) -> None:
+    log = tmp_path / "train.log"
+    log.write_text("starting the run\nloading data from /data/imagenet\n")
+    result = uprior(log)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert str(log) in line
+    assert "tried 2 lines" in line
+    assert "'starting the run'" in line  # the first line tried, to compare with the log
+    assert "expected lines like" in line
+
+
 def test_corrupt_checkpoint_exits_2_naming_it(tmp_path: Path) -> None:
     bad = tmp_path / "checkpoint_step_001000.pt"
     bad.write_bytes(b"PK\x03\x04 this is not a torch zip file")

@@ -16,7 +16,7 @@ from unified_prior.doctor.checks.lr import lr_verdict
 from unified_prior.doctor.declared import Declared, find_declared
 from unified_prior.doctor.evidence import METRICS, Evidence
 from unified_prior.doctor.findings import SEVERITY_ORDER, Finding
-from unified_prior.doctor.readers import read_inputs
+from unified_prior.doctor.readers import explain_unreadable, read_inputs
 from unified_prior.doctor.recommend import Recommendation, recommend
 from unified_prior.errors import InputError
 
@@ -99,10 +99,7 @@ def diagnose(
     evidence = read_inputs(paths)
     if not evidence.series and not evidence.usable_checkpoints:
         names = ", ".join(str(p) for p in paths)
-        raise InputError(
-            f"{names}: found no loss, LR or loadable checkpoint; pass a training "
-            "log (text, CSV, JSONL, TensorBoard, trainer_state.json) or checkpoints"
-        )
+        raise InputError(f"{names}: {explain_unreadable(evidence)}")
     declared = find_declared(evidence, expect)
     ctx = Context(evidence, declared)
     findings = run_checks(ctx)
