@@ -125,3 +125,21 @@ def test_too_little_data_is_not_enough_data_never_healthy(tmp_path: Path, points
     )
     assert done.returncode == 0, done.stderr
     assert "Not enough data" in done.stdout and "Healthy" not in done.stdout
+
+
+def test_few_evaluations_with_a_long_train_loss_are_enough_data(tmp_path: Path) -> None:
+    # The shape of our own demo run: 30 train-loss records and 4 evaluations. The trajectory
+    # is judged on the eval loss, but the train loss has the points to call the run healthy.
+    history = [
+        {"epoch": i / 30, "learning_rate": 1e-4, "loss": _train(10 * i), "step": 10 * i}
+        for i in range(1, 31)
+    ]
+    history += [
+        {"epoch": s / 300, "eval_loss": _train(s) + 0.05, "step": s} for s in (0, 100, 200, 300)
+    ]
+    state = {"log_history": history, "max_steps": 300, "global_step": 300}
+    (tmp_path / "trainer_state.json").write_text(json.dumps(state))
+    report = diagnose([tmp_path / "trainer_state.json"])
+    assert report.status == "healthy", [(f.code, f.title) for f in report.findings]
+    assert report.loss_points == 30
+    assert "Healthy" in render(report, "text")

@@ -14,15 +14,13 @@ from unified_prior.doctor.checks.checkpoints import best_checkpoint
 from unified_prior.doctor.checks.inferred import describe as describe_inferred
 from unified_prior.doctor.checks.lr import lr_verdict
 from unified_prior.doctor.declared import Declared, find_declared
-from unified_prior.doctor.evidence import METRICS, Evidence
+from unified_prior.doctor.evidence import METRICS, MIN_POINTS, Evidence
 from unified_prior.doctor.findings import SEVERITY_ORDER, Finding
 from unified_prior.doctor.readers import explain_unreadable, read_inputs
 from unified_prior.doctor.recommend import Recommendation, recommend
 from unified_prior.errors import InputError
 
 REPORT_VERSION = "1"
-#: Fewer finite loss points than this is "not enough data" to call a run healthy.
-MIN_LOSS_POINTS = 5
 
 
 @dataclass
@@ -46,18 +44,19 @@ class Report:
         judge a trajectory: never called healthy), else ``healthy``."""
         if any(f.severity in ("error", "warning") for f in self.findings):
             return "problems"
-        if self.loss_points < MIN_LOSS_POINTS:
+        if self.loss_points < MIN_POINTS:
             return "not enough data"
         return "healthy"
 
     @property
     def loss_points(self) -> int:
-        """Finite points of the loss the run is judged on (or of stored checkpoint losses)."""
-        if self.trajectory is not None:
-            return len(self.trajectory.raw)
+        """Finite points of the best-covered loss: the trajectory may be judged on a short
+        eval loss while the train loss has enough points to call the run healthy."""
         counts = [
             len(s.finite()) for n in ("loss", "val_loss") if (s := self.evidence.get(n)) is not None
         ]
+        if self.trajectory is not None:
+            counts.append(len(self.trajectory.raw))
         return max(counts, default=0)
 
     @property

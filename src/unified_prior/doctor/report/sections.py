@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from unified_prior.doctor.diagnose import Report
+from unified_prior.doctor.evidence import MIN_POINTS
 from unified_prior.doctor.findings import Finding, fmt_lr, fmt_step
 
 
@@ -50,7 +51,8 @@ def headline(report: Report) -> str:
         if report.status == "not enough data":
             return (
                 f"Not enough data: {report.loss_points} finite loss point(s); at least "
-                "5 are needed to judge the trajectory, so this run is not called healthy."
+                f"{MIN_POINTS} are needed to judge the trajectory, so this run is not called "
+                "healthy."
             )
         return "Healthy: no warning or error."
     top = next(f for f in report.findings if f.severity in ("error", "warning"))
