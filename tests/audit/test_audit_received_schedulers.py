@@ -90,3 +90,27 @@ def test_module_path_through_lr_scheduler_is_no_outside_read(codes) -> None:
     assert codes(source, select={"CKP001"}) == ["CKP001"]
     handed = (TRAINER % "") + "\ntrainer = Trainer(m, o)\ntrainer.lr_scheduler.step()\n"
     assert codes(handed, select={"CKP001"}) == []
+
+
+LOAD = """
+    def load(self, path):
+        ckpt = torch.load(path, weights_only=True)
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+%s"""
+
+
+def test_received_scheduler_not_restored_on_resume(audit) -> None:
+    found = audit(TRAINER % "" + LOAD % "", select={"CKP002"})
+    assert [f.code for f in found] == ["CKP002"], found
+    assert "received as parameter 'lr_scheduler'" in found[0].message
+
+
+def test_received_scheduler_restored_on_resume_is_quiet(codes) -> None:
+    restored = '        self.lr_scheduler.load_state_dict(ckpt["lr_scheduler"])\n'
+    assert codes(TRAINER % "" + LOAD % restored, select={"CKP002"}) == []
+
+
+def test_optimizer_loaded_by_another_class_is_not_judged(codes) -> None:
+    other = "\nclass Exporter:\n" + LOAD.replace("self.optimizer", "self.opt") % ""
+    assert codes(TRAINER % "" + other, select={"CKP002"}) == []
