@@ -174,6 +174,9 @@ class Objects(Flows):
         scheduler (family torch); or a project factory or class by its name
         (``get_scheduler(cfg=..., optimizer=...)``, ``PolynomialLRWarmup(opt, ...)``) given
         an optimizer (family project)."""
+        by_name = self._scheduler_by_getattr(call)
+        if by_name is not None:
+            return by_name
         qual = self.qualified(call)
         found = library_scheduler(qual)
         if found is not None:
@@ -190,6 +193,26 @@ class Objects(Flows):
         if PROJECT_SCHEDULER.search(name) and given_optimizer:
             return name, "project"
         return None
+
+    def _scheduler_by_getattr(self, call: ast.Call) -> tuple[str, str] | None:
+        """``getattr(torch.optim.lr_scheduler, cfg["type"])(optimizer, **cfg["args"])``: a
+        torch scheduler whose class the config names (the class by its literal name when
+        given one)."""
+        inner = call.func
+        if not (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id == "getattr"
+            and len(inner.args) >= 2
+        ):
+            return None
+        module = dotted(inner.args[0]) or ""
+        head, _, rest = module.partition(".")
+        if head in self.imports:
+            module = self.imports[head] + (f".{rest}" if rest else "")
+        if module != "torch.optim.lr_scheduler":
+            return None
+        return const_str(inner.args[1]) or "lr_scheduler class from the config", "torch"
 
     def returned_scheduler(self, func: ast.AST) -> tuple[str, str] | None:
         """(class, family) of the scheduler ``func`` builds and returns, if it does."""
