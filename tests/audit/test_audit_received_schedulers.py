@@ -170,3 +170,40 @@ class Pipeline:
     assert codes(unstepped.replace("self.schedulers[name] = ", "sched = "), select={"SCH002"}) == [
         "SCH002"
     ]
+
+
+CONTAINER = """
+import torch
+
+class Pipeline:
+    def setup(self, model, cfg):
+        self.model = model
+        self.optimizers = {"g": torch.optim.Adam(model.g.parameters()),
+                           "d": torch.optim.Adam(model.d.parameters())}
+        self.schedulers = {}
+        for name, optimizer in self.optimizers.items():
+            self.schedulers[name] = torch.optim.lr_scheduler.StepLR(optimizer, cfg[name])
+
+    def after_epoch(self, epoch, path):
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        state = {"epoch": epoch, "model": self.model.state_dict(),
+                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()}%s}
+        torch.save(state, path)
+"""
+
+
+def test_schedulers_kept_in_a_dict_omitted_from_checkpoint(codes) -> None:
+    assert codes(CONTAINER % "", select={"CKP001", "SCH002"}) == ["CKP001"]
+
+
+def test_schedulers_kept_in_a_dict_saved_is_quiet(codes) -> None:
+    saved = (
+        ',\n                 "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()}'
+    )
+    assert codes(CONTAINER % saved, select={"CKP001", "SCH002"}) == []
+
+
+def test_schedulers_dict_handed_away_is_not_judged(codes) -> None:
+    handed = CONTAINER % "" + "\n    def export(self):\n        keep(self.schedulers)\n"
+    assert codes(handed, select={"CKP001"}) == []
