@@ -245,6 +245,13 @@ class Flows(Calls):
         seed = Flow()
         if isinstance(parent, ast.Return | ast.Tuple | ast.List | ast.Set | ast.Dict):
             results = [*results, *self._classify_object_use(call, seed)]
+        elif isinstance(parent, ast.Assign) and any(
+            isinstance(t, ast.Subscript)
+            or (isinstance(t, ast.Attribute) and self.symbol(t) is None)
+            for t in parent.targets
+        ):
+            # ``self.schedulers[name] = StepLR(...)``: it lives in a container we do not follow.
+            seed.escapes.append((call, "stored where we do not follow it"))
         elif not isinstance(parent, ast.Assign | ast.AnnAssign | ast.Expr):
             # ``lambda opt: StepLR(opt)``, ``x if c else StepLR(...)``, a walrus, ...: the
             # object goes where we do not follow it.

@@ -174,6 +174,9 @@ class Objects(Flows):
         scheduler (family torch); or a project factory or class by its name
         (``get_scheduler(cfg=..., optimizer=...)``, ``PolynomialLRWarmup(opt, ...)``) given
         an optimizer (family project)."""
+        by_name = self._scheduler_by_getattr(call)
+        if by_name is not None:
+            return by_name
         qual = self.qualified(call)
         found = library_scheduler(qual)
         if found is not None:
@@ -190,6 +193,26 @@ class Objects(Flows):
         if PROJECT_SCHEDULER.search(name) and given_optimizer:
             return name, "project"
         return None
+
+    def _scheduler_by_getattr(self, call: ast.Call) -> tuple[str, str] | None:
+        """``getattr(torch.optim.lr_scheduler, cfg["type"])(optimizer, **cfg["args"])``: a
+        torch scheduler whose class the config names (the class by its literal name when
+        given one)."""
+        inner = call.func
+        if not (
+            isinstance(inner, ast.Call)
+            and isinstance(inner.func, ast.Name)
+            and inner.func.id == "getattr"
+            and len(inner.args) >= 2
+        ):
+            return None
+        module = dotted(inner.args[0]) or ""
+        head, _, rest = module.partition(".")
+        if head in self.imports:
+            module = self.imports[head] + (f".{rest}" if rest else "")
+        if module != "torch.optim.lr_scheduler":
+            return None
+        return const_str(inner.args[1]) or "lr_scheduler class from the config", "torch"
 
     def returned_scheduler(self, func: ast.AST) -> tuple[str, str] | None:
         """(class, family) of the scheduler ``func`` builds and returns, if it does."""
@@ -250,7 +273,7 @@ class Objects(Flows):
             if unpacked is not None and cls in {"create_scheduler", "create_scheduler_v2"}:
                 # timm's factories return (scheduler, num_epochs).
                 results = [self.symbol(unpacked.elts[0])]
-            flow = self._object_flow(call, results)
+            flow = self._element_flow(call) or self._object_flow(call, results)
             if unpacked is not None and not results:
                 flow.escapes.append((call, "unpacked into several names"))
             opt_node = call.args[0] if call.args else None
@@ -336,6 +359,68 @@ class Objects(Flows):
                 if name in SCHEDULER_BASES or library_scheduler(name) is not None:
                     return True
         return bool(SCHEDULER_PARAMETER.match(arg.arg))
+
+    def _element_flow(self, call: ast.Call) -> Flow | None:
+        """``self.schedulers[name] = StepLR(...)``, later ``for s in self.schedulers.values():
+        s.step()``: follow the elements of a dict or list this file keeps to itself. The
+        element names bound by ``for`` loops over it (``C``, ``C.values()``, ``C.items()``)
+        and ``C[k]`` reads are the scheduler; any other use of ``C`` hands it away."""
+        parent = self.parents.get(call)
+        if not (
+            isinstance(parent, ast.Assign)
+            and parent.value is call
+            and len(parent.targets) == 1
+            and isinstance(parent.targets[0], ast.Subscript)
+        ):
+            return None
+        holder = parent.targets[0].value
+        container = self.symbol(holder) if isinstance(holder, ast.Name | ast.Attribute) else None
+        if container is None:
+            return None
+        seeds: list[Symbol | None] = []
+        direct: list[ast.AST] = []
+        escapes: list[tuple[ast.AST, str]] = []
+        for use in self._uses.get(container, []):
+            up = self.parents.get(use)
+            source: ast.AST = use
+            if isinstance(up, ast.Attribute) and up.attr in {"values", "items"}:
+                call_up = self.parents.get(up)
+                if not isinstance(call_up, ast.Call) or call_up.func is not up:
+                    escapes.append((use, f"container .{up.attr} used"))
+                    continue
+                source, up = call_up, self.parents.get(call_up)
+                if not isinstance(up, ast.For | ast.comprehension) or up.iter is not source:
+                    escapes.append((use, "container view used"))
+                    continue
+                target = up.target
+                if isinstance(source.func, ast.Attribute) and source.func.attr == "items":
+                    if not (isinstance(target, ast.Tuple) and len(target.elts) == 2):
+                        escapes.append((use, "container items used whole"))
+                        continue
+                    target = target.elts[1]
+                seeds.append(self.symbol(target) if isinstance(target, ast.Name) else None)
+            elif isinstance(up, ast.For | ast.comprehension) and up.iter is use:
+                seeds.append(self.symbol(up.target) if isinstance(up.target, ast.Name) else None)
+            elif isinstance(up, ast.Subscript) and up.value is use:
+                if isinstance(up.ctx, ast.Load):
+                    direct.append(up)
+            elif isinstance(up, ast.Compare | ast.If | ast.BoolOp | ast.UnaryOp):
+                continue  # ``if self.schedulers is not None:``
+            else:
+                escapes.append((use, "container used whole"))
+        if None in seeds:
+            escapes.append((call, "container iterated into several names"))
+        flow = self.flow([*(s for s in seeds if s is not None)])
+        for node in direct:
+            for new in self._classify_object_use(node, flow):
+                if new is not None:
+                    flow.escapes.append((node, "element bound to a name we do not follow"))
+        flow.symbols.add(container)
+        owner = self._classes.get(container[0])
+        if owner is not None and self._has_foreign_base(owner):
+            escapes.append((owner, f"{container[1]} of a class with a base defined elsewhere"))
+        flow.escapes.extend(escapes)
+        return flow
 
     def lightning_manual_steps(self, owner: ast.ClassDef) -> list[ast.Call]:
         """``self.lr_schedulers().step()`` or ``sch = self.lr_schedulers(); sch.step()``."""

@@ -32,11 +32,20 @@ class ResumeOmitsScheduler(Rule):
         loads = facts.optimizer_loads()
         if not loads:
             return
-        for sched in facts.active_schedulers():
+        for sched in [*facts.active_schedulers(), *facts.parameter_schedulers]:
             if sched.flow.escapes or not sched.steps or sched.family == "timm":
                 continue  # timm schedulers take the count at every step: nothing to restore
             for load, opt_expr in loads:
-                if not self._same_optimizer(facts, sched.optimizer, opt_expr):
+                if sched.family == "parameter":
+                    # Received ready-made: its optimizer is unknown, so only a load by the
+                    # same class (or function) that keeps the scheduler is judged.
+                    owner = facts.class_of(sched.call)
+                    same_owner = (owner is not None and facts.class_of(load) is owner) or (
+                        facts.scope_of(load) is facts.scope_of(sched.call)
+                    )
+                    if not same_owner:
+                        continue
+                elif not self._same_optimizer(facts, sched.optimizer, opt_expr):
                     continue
                 if not facts.sees_scheduler(load, sched):
                     continue  # built and dropped inside another function (first-epoch warmup)
@@ -46,8 +55,10 @@ class ResumeOmitsScheduler(Rule):
                     or any(k.arg == "last_epoch" for k in sched.call.keywords)
                     or facts.repositioned(sched)
                 )
-                late = facts.scope_of(load) is facts.scope_of(sched.call) and (
-                    sched.call.lineno > load.lineno
+                late = (
+                    sched.family != "parameter"
+                    and facts.scope_of(load) is facts.scope_of(sched.call)
+                    and (sched.call.lineno > load.lineno)
                 )
                 if late:
                     message = (
@@ -63,10 +74,14 @@ class ResumeOmitsScheduler(Rule):
                     break
                 if not restored:
                     sl, sc = facts.pos(sched.call)
+                    which = (
+                        f"the scheduler received as parameter {sched.cls!r} ({sl}:{sc})"
+                        if sched.family == "parameter"
+                        else f"{sched.cls} ({sched.name}, {sl}:{sc})"
+                    )
                     message = (
-                        f"{facts.text(load.func)}() restores the optimizer, but {sched.cls} "
-                        f"({sched.name}, {sl}:{sc}) is never restored: the schedule restarts "
-                        "from step 0 after every resume"
+                        f"{facts.text(load.func)}() restores the optimizer, but {which} is "
+                        "never restored: the schedule restarts from step 0 after every resume"
                     )
                     fix = (
                         f"save {sched.name}.state_dict() in the checkpoint and call "

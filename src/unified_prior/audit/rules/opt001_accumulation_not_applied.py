@@ -14,6 +14,20 @@ from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import ACCUMULATION, claims, read_only_in_logs, unapplied
 from unified_prior.audit.script import ScriptFacts
 
+#: Calls that only size or convert a number: an accumulation count passed to them gates nothing.
+SIZING_CALLS = frozenset({"int", "float", "round", "min", "max", "len", "ceil", "floor", "str"})
+
+
+def _sizes_a_schedule(facts: ScriptFacts, node: ast.AST) -> bool:
+    """The read is an argument of a scheduler's constructor (``get_scheduler(...,
+    num_training_steps=n * accum)``): it sizes the schedule, it accumulates nothing."""
+    cur = facts.parents.get(node)
+    while cur is not None and not isinstance(cur, ast.stmt):
+        if isinstance(cur, ast.Call):
+            return facts.constructs_scheduler(cur)
+        cur = facts.parents.get(cur)
+    return False
+
 
 def _exclusive(a: Control, b: Control) -> bool:
     """The two sit on opposite sides of one ``if``: they never run in the same iteration."""
@@ -76,6 +90,8 @@ class AccumulationNotApplied(Rule):
             or is_unknown(k.value)
             or (isinstance(k.value, int) and k.value > 1)
         ]
+        if not keys and not facts.frameworks:
+            yield from self._never_gates(facts)
         if not keys or facts.frameworks:
             return
         if not facts.optimizers or any(o.flow.escapes for o in facts.optimizers):
@@ -99,6 +115,99 @@ class AccumulationNotApplied(Rule):
             f"scheduler) only when (micro_step + 1) % {key.key} == 0"
         )
         yield self.finding(facts, key.node, message, fix, related=(step_call, loop))
+
+    def _never_gates(self, facts: ScriptFacts) -> Iterator[Finding]:
+        """Fifth shape: the accumulation count is read, but only to scale the loss, the LR,
+        the schedule's length or the logged batch size; nothing ever holds the step back
+        (no boundary test, no inner micro-batch loop, no framework given the count), so
+        every batch ends in ``optimizer.step()``. A count that is a function parameter or
+        an option is claimed whatever its default: the caller chooses it."""
+        keys = [
+            k
+            for k in claims(facts, ACCUMULATION, off_ok=True)
+            if k.applied
+            and not any(
+                r.kind == "handed" and not _sizes_a_schedule(facts, r.node) for r in k.reads
+            )
+            and (
+                k.source in {"argparse", "param"}
+                or is_unknown(k.value)
+                or (isinstance(k.value, int) and k.value > 1)
+            )
+        ]
+        if not keys or not facts.optimizers or any(o.flow.escapes for o in facts.optimizers):
+            return
+        looped = [(call, facts.control(call)) for call, _ in facts.optimizer_steps()]
+        looped = [(c, ctl) for c, ctl in looped if ctl.loops]
+        if not looped or any(facts.accumulation_guard(ctl.branches) for _, ctl in looped):
+            return
+        if self._count_can_gate(facts):
+            return
+        step_call, ctl = looped[0]
+        loop = ctl.loops[-1]
+        key = keys[0]
+        sl, sc = facts.pos(step_call)
+        ll, lc = facts.pos(loop)
+        message = (
+            f"{key.claim} claims micro-batches per update, but the count only scales values "
+            f"(loss, LR, schedule length, logged batch size): {facts.text(step_call.func)}() "
+            f"at {sl}:{sc} runs on every iteration of the loop at {ll}:{lc}"
+        )
+        fix = (
+            f"call optimizer.step()/zero_grad() (and the scheduler) only when "
+            f"(micro_step + 1) % {key.key} == 0"
+        )
+        yield self.finding(facts, key.node, message, fix, related=(step_call, loop))
+
+    @staticmethod
+    def _count_can_gate(facts: ScriptFacts) -> bool:
+        """Some use of an accumulation-named value could hold a step back: a loop over it
+        (``for _ in range(accum)``), a ``%`` by it, a test of it that guards a backward,
+        step or zero_grad, or an argument to code other than logging, arithmetic, an optimizer's
+        or a scheduler's constructor (a function we cannot see may accumulate)."""
+        gate_calls = {"step", "backward", "zero_grad"}
+        heads: list[ast.AST] = [
+            *(n.iter for n in facts.of_type(ast.For)),
+            *(n.test for n in facts.of_type(ast.While)),
+        ]
+        if any(ACCUM_TOKEN.search(t) for head in heads for t in tokens(head)):
+            return True
+        for binop in facts.of_type(ast.BinOp):
+            if isinstance(binop.op, ast.Mod) and any(
+                ACCUM_TOKEN.search(t) for t in tokens(binop.right)
+            ):
+                return True
+        tests: list[tuple[ast.expr, list[ast.stmt] | list[ast.expr]]] = [
+            *((n.test, n.body) for n in facts.of_type(ast.If)),
+            *((n.test, [n.body]) for n in facts.of_type(ast.IfExp)),
+        ]
+        for test, body in tests:
+            if not any(ACCUM_TOKEN.search(t) for t in tokens(test)):
+                continue
+            if any(
+                isinstance(n, ast.Call)
+                and isinstance(n.func, ast.Attribute)
+                and n.func.attr in gate_calls
+                for part in body
+                for n in ast.walk(part)
+            ):
+                return True
+        for call in facts.calls:
+            passed = [*call.args, *(k.value for k in call.keywords)]
+            if not any(ACCUM_TOKEN.search(t) for a in passed for t in tokens(a)):
+                continue
+            name = last_part(dotted(call.func))
+            if (
+                facts.is_log_call(call)
+                or facts.inside_log_call(call)
+                or facts.constructs_scheduler(call)
+                or any(call is o.call for o in facts.optimizers)
+                or facts.qualified(call).startswith("math.")
+                or name in SIZING_CALLS
+            ):
+                continue
+            return True
+        return False
 
     def _cleared_every_micro_batch(self, facts: ScriptFacts) -> Iterator[Finding]:
         # The script gates the step itself, so it accumulates itself: only a framework that

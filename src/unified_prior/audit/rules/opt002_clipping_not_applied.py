@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from unified_prior.audit.finding import Finding
-from unified_prior.audit.model.tree import last_part
+from unified_prior.audit.model.tree import dotted, last_part
 from unified_prior.audit.rules import register
 from unified_prior.audit.rules.base import Rule
 from unified_prior.audit.rules.claims import CLIPPING, claims, read_only_in_logs, unapplied
@@ -19,12 +19,14 @@ CLIP_CALLS = frozenset(
 
 @register
 class ClippingNotApplied(Rule):
-    """Two shapes of the same failure, both severity *error* (the update is unclipped):
+    """Three shapes of the same failure, all severity *error* (the update is unclipped):
 
     * the config claims a clipping threshold, but the script calls no clipping function and
       the key reaches no call: the threshold is decoration;
     * ``clip_grad_norm_`` runs *after* ``optimizer.step()`` in the same block, so it clips
-      gradients that were already applied (and are zeroed before the next update).
+      gradients that were already applied (and are zeroed before the next update);
+    * in a LightningModule with automatic optimisation, the clip sits in ``training_step``,
+      which runs before Lightning's own backward.
 
     Silent under frameworks that clip for the script (HF ``Trainer`` ``max_grad_norm``,
     Lightning ``gradient_clip_val``, DeepSpeed).
@@ -39,6 +41,7 @@ class ClippingNotApplied(Rule):
         clip_calls = [c for c in facts.calls if last_part(facts.qualified(c)) in CLIP_CALLS]
         steps = facts.optimizer_steps()
         yield from self._clip_after_step(facts, clip_calls, [c for c, _ in steps])
+        yield from self._clip_before_lightning_backward(facts, clip_calls)
         if clip_calls or facts.frameworks or not steps:
             return
         if not facts.optimizers or any(o.flow.escapes for o in facts.optimizers):
@@ -91,6 +94,48 @@ class ClippingNotApplied(Rule):
             )
             fix = "move the clipping call between loss.backward() and optimizer.step()"
             yield self.finding(facts, clip, message, fix, related=(earlier,))
+
+    def _clip_before_lightning_backward(
+        self, facts: ScriptFacts, clip_calls: list[ast.Call]
+    ) -> Iterator[Finding]:
+        """Third shape: under Lightning's automatic optimisation, ``training_step`` only
+        computes the loss; Lightning runs backward after it returns, then the step. A clip
+        inside ``training_step`` acts on the gradients of no update (cleared or stale)."""
+        for clip in clip_calls:
+            func = facts.scope_of(clip)
+            owner = facts.class_of(clip)
+            if not (
+                isinstance(func, ast.FunctionDef)
+                and func.name == "training_step"
+                and owner is not None
+                and facts.parents.get(func) is owner
+                and any(last_part(dotted(b)) == "LightningModule" for b in owner.bases)
+                and not facts._manual_optimization(owner)
+            ):
+                continue
+            if any(
+                isinstance(n, ast.FunctionDef) and n.name == "automatic_optimization"
+                for n in owner.body
+            ):
+                continue  # a property says which: we do not evaluate it
+            if any(
+                isinstance(n, ast.Call)
+                and last_part(dotted(n.func)) in {"backward", "manual_backward"}
+                and n.lineno < clip.lineno
+                for n in ast.walk(func)
+            ):
+                continue  # the step computes its own gradients: not Lightning's backward
+            message = (
+                f"{facts.text(clip.func)}() runs inside training_step of a LightningModule "
+                "with automatic optimisation: Lightning calls backward only after "
+                "training_step returns, so this clips no update's gradients"
+            )
+            fix = (
+                "pass gradient_clip_val to the Trainer, or clip in configure_gradient_clipping "
+                "/ on_before_optimizer_step"
+            )
+            yield self.finding(facts, clip, message, fix)
+            return
 
     @staticmethod
     def _block_of(facts: ScriptFacts, stmt: ast.stmt) -> list[ast.stmt] | None:

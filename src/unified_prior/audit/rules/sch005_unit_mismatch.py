@@ -154,6 +154,10 @@ class UnitMismatch(Rule):
         for sched in facts.active_schedulers():
             if sched.flow.escapes or sched.family in {"timm", "ours"}:
                 continue
+            double = self._two_rates(facts, sched)
+            if double is not None:
+                yield double
+                continue
             if sched.cls in {"LambdaLR", "MultiplicativeLR"}:
                 arg, unit = lambda_unit(facts, sched.call)
             else:
@@ -185,6 +189,38 @@ class UnitMismatch(Rule):
                     "epoch",
                     "epoch count, or step it every iteration",
                 )
+
+    def _two_rates(self, facts: ScriptFacts, sched: SchedulerInfo) -> Finding | None:
+        """One scheduler stepped unconditionally inside a batch loop *and* once more in the
+        same function outside that loop: it advances per batch and again per pass, so
+        whichever unit its length counts, the other step shifts it (a warmup counted in
+        iterations gains one step per epoch; an epoch schedule gains a batch's worth)."""
+        steps = [s for s in sched.steps if not s.args and not s.keywords]
+        if len(steps) != len(sched.steps) or len(steps) < 2:
+            return None
+        controls = [(s, facts.control(s)) for s in steps]
+        for inner, ictl in controls:
+            if ictl.branches or not ictl.loops or loop_kind(ictl.loops[-1], facts) != "batch":
+                continue
+            for outer, octl in controls:
+                if (
+                    outer is inner
+                    or octl.scope is not ictl.scope
+                    or octl.branches
+                    or len(octl.loops) >= len(ictl.loops)
+                    or ictl.loops[: len(octl.loops)] != octl.loops
+                ):
+                    continue
+                ol, oc = facts.pos(outer)
+                il, ic = facts.pos(inner)
+                message = (
+                    f"{sched.cls} ({sched.name}) is stepped every batch at {il}:{ic} and "
+                    f"again outside that batch loop at {ol}:{oc}: it counts batches plus "
+                    "passes, so its schedule runs in neither unit"
+                )
+                fix = "step the scheduler in one place only, once per the unit it is sized in"
+                return self.finding(facts, outer, message, fix, related=(inner, sched.call))
+        return None
 
     @staticmethod
     def _length_arg(sched: SchedulerInfo) -> ast.AST | None:
