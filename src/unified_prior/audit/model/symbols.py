@@ -249,11 +249,14 @@ class Symbols(Tree):
     def _attribute_loads(self) -> dict[str, list[ast.Attribute]]:
         """Loads of ``x.attr`` by attribute name, less paths into an imported module:
         ``torch.optim.lr_scheduler.StepLR`` is no read of anyone's ``.lr_scheduler``."""
+        # A module name also bound as a variable somewhere (``model = Net()``) is not trusted.
+        rebound = {n.id for n in self.of_type(ast.Name) if not isinstance(n.ctx, ast.Load)}
+        rebound |= {a.arg for a in self.of_type(ast.arg)}
         modules = {
             (alias.asname or alias.name).split(".", 1)[0]
             for node in self.of_type(ast.Import)
             for alias in node.names
-        }
+        } - rebound
         loads: dict[str, list[ast.Attribute]] = {}
         for node in self.of_type(ast.Attribute):
             if isinstance(node.ctx, ast.Load):
