@@ -207,3 +207,14 @@ def test_schedulers_kept_in_a_dict_saved_is_quiet(codes) -> None:
 def test_schedulers_dict_handed_away_is_not_judged(codes) -> None:
     handed = CONTAINER % "" + "\n    def export(self):\n        keep(self.schedulers)\n"
     assert codes(handed, select={"CKP001"}) == []
+
+
+def test_module_name_rebound_as_a_variable_still_reads_outside(codes) -> None:
+    """``import trainer`` and later ``trainer = Trainer(...)``: ``trainer.lr_scheduler`` is
+    an instance's attribute again, so the scheduler is handed away (no judgement)."""
+    source = (
+        "import trainer\n"
+        + (TRAINER % "")
+        + "\ntrainer = Trainer(m, o)\ntrainer.lr_scheduler.step()\n"
+    )
+    assert codes(source, select={"CKP001"}) == []

@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from unified_prior.audit.finding import Finding
+from unified_prior.audit.model.tree import dotted
 from unified_prior.audit.parse import parse_source, read_source, too_deep
 from unified_prior.audit.script import ScriptFacts
 
@@ -92,6 +93,40 @@ class Project:
             if defines and getattr(stmt, "name", None) == name:
                 return facts, stmt
         return None
+
+    def class_may_read(self, qualified: str, attr: str) -> bool:
+        """Whether the project class ``qualified`` (a base of an audited class) may read
+        ``self.<attr>``: it names the attribute (as ``self.attr`` or a string), hands bare
+        ``self`` to other code, or has such a base itself. True when it is not a class of
+        this project or cannot be read."""
+        key = f"class_may_read:{qualified}"
+        if key in self._active:
+            return True  # a cycle of bases
+        found = self.definition(qualified)
+        if found is None:
+            return True
+        facts, cls = found
+        if not isinstance(cls, ast.ClassDef):
+            return True
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Attribute) and node.attr == attr:
+                return True
+            if isinstance(node, ast.Constant) and node.value == attr:
+                return True
+            if isinstance(node, ast.Name) and node.id == "self":
+                parent = facts.parents.get(node)
+                if isinstance(parent, ast.Attribute) and parent.value is node:
+                    continue
+                if isinstance(parent, ast.Call) and dotted(parent.func) in {"isinstance", "type"}:
+                    continue  # an inspection reads no attribute
+                return True
+        self._active.add(key)
+        try:
+            return facts._base_may_read(cls, attr)
+        except (RecursionError, MemoryError):
+            return True
+        finally:
+            self._active.discard(key)
 
     def scheduler_factory(self, qualified: str) -> tuple[str, str] | None:
         """(class, family) when ``qualified`` is a project function that returns an LR

@@ -66,7 +66,8 @@ class Flows(Calls):
             flow.symbols.add(sym)
             if sym[1].startswith(("self.", "cls.")):
                 owner = self._classes.get(sym[0])
-                if owner is not None and self._has_foreign_base(owner):
+                first = sym[1].split(".")[1] if "." in sym[1] else sym[1]
+                if owner is not None and self._base_may_read(owner, first):
                     # A base class defined elsewhere may read ``self.config`` itself.
                     flow.escapes.append(
                         (owner, f"{sym[1]} of a class with a base defined elsewhere")

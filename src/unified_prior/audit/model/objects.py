@@ -417,7 +417,8 @@ class Objects(Flows):
                     flow.escapes.append((node, "element bound to a name we do not follow"))
         flow.symbols.add(container)
         owner = self._classes.get(container[0])
-        if owner is not None and self._has_foreign_base(owner):
+        attr = container[1].split(".")[1] if "." in container[1] else container[1]
+        if owner is not None and self._base_may_read(owner, attr):
             escapes.append((owner, f"{container[1]} of a class with a base defined elsewhere"))
         flow.escapes.extend(escapes)
         return flow

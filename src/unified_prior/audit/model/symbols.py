@@ -222,15 +222,41 @@ class Symbols(Tree):
             return True
         return bool(cls.keywords)  # a metaclass may add behaviour too
 
+    def _base_may_read(self, cls: ast.ClassDef, attr: str) -> bool:
+        """Some base of ``cls`` defined elsewhere may read ``self.<attr>``. A base in another
+        module of the audited project is read: it may only when it names the attribute (or
+        hands ``self`` itself away, or has such a base of its own)."""
+        local = self.local_classes
+        for base in cls.bases:
+            name = dotted(base) or ""
+            if name == "object" or last_part(name) in INERT_BASES:
+                continue
+            if name in local and local[name] is not cls and not self._has_foreign_base(local[name]):
+                continue
+            if name not in local and self.project is not None:
+                head, _, rest = name.partition(".")
+                qual = (
+                    self.imports[head] + (f".{rest}" if rest else "")
+                    if head in self.imports
+                    else name
+                )
+                if not self.project.class_may_read(qual, attr):
+                    continue
+            return True
+        return bool(cls.keywords)  # a metaclass may add behaviour too
+
     @cached_property
     def _attribute_loads(self) -> dict[str, list[ast.Attribute]]:
         """Loads of ``x.attr`` by attribute name, less paths into an imported module:
         ``torch.optim.lr_scheduler.StepLR`` is no read of anyone's ``.lr_scheduler``."""
+        # A module name also bound as a variable somewhere (``model = Net()``) is not trusted.
+        rebound = {n.id for n in self.of_type(ast.Name) if not isinstance(n.ctx, ast.Load)}
+        rebound |= {a.arg for a in self.of_type(ast.arg)}
         modules = {
             (alias.asname or alias.name).split(".", 1)[0]
             for node in self.of_type(ast.Import)
             for alias in node.names
-        }
+        } - rebound
         loads: dict[str, list[ast.Attribute]] = {}
         for node in self.of_type(ast.Attribute):
             if isinstance(node.ctx, ast.Load):

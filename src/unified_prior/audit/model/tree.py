@@ -64,6 +64,8 @@ class ProjectView(Protocol):
 
     def scheduler_factory(self, qualified: str) -> tuple[str, str] | None: ...
 
+    def class_may_read(self, qualified: str, attr: str) -> bool: ...
+
 
 @dataclass
 class Control:
