@@ -96,12 +96,10 @@ class AccumulationNotApplied(Rule):
             return
         if not facts.optimizers or any(o.flow.escapes for o in facts.optimizers):
             return
-        looped = [(call, facts.control(call)) for call, _ in facts.optimizer_steps()]
-        looped = [(c, ctl) for c, ctl in looped if ctl.loops]
-        if not looped or any(facts.accumulation_guard(ctl.branches) for _, ctl in looped):
+        ungated = _ungated_step(facts)
+        if ungated is None:
             return
-        step_call, ctl = looped[0]
-        loop = ctl.loops[-1]
+        step_call, loop = ungated
         key = keys[0]
         sl, sc = facts.pos(step_call)
         ll, lc = facts.pos(loop)
@@ -137,14 +135,10 @@ class AccumulationNotApplied(Rule):
         ]
         if not keys or not facts.optimizers or any(o.flow.escapes for o in facts.optimizers):
             return
-        looped = [(call, facts.control(call)) for call, _ in facts.optimizer_steps()]
-        looped = [(c, ctl) for c, ctl in looped if ctl.loops]
-        if not looped or any(facts.accumulation_guard(ctl.branches) for _, ctl in looped):
+        ungated = _ungated_step(facts)
+        if ungated is None or self._count_can_gate(facts):
             return
-        if self._count_can_gate(facts):
-            return
-        step_call, ctl = looped[0]
-        loop = ctl.loops[-1]
+        step_call, loop = ungated
         key = keys[0]
         sl, sc = facts.pos(step_call)
         ll, lc = facts.pos(loop)
@@ -342,3 +336,14 @@ class AccumulationNotApplied(Rule):
             fix = "call optimizer.zero_grad() (the prepared optimizer) instead"
             yield self.finding(facts, call, message, fix, related=(block,))
             return
+
+
+def _ungated_step(facts: ScriptFacts) -> tuple[ast.Call, ast.AST] | None:
+    """The first ``optimizer.step()`` inside a loop, with its innermost loop, when no step
+    site sits behind an accumulation test; ``None`` when a step is gated or none loops."""
+    looped = [(call, facts.control(call)) for call, _ in facts.optimizer_steps()]
+    looped = [(c, ctl) for c, ctl in looped if ctl.loops]
+    if not looped or any(facts.accumulation_guard(ctl.branches) for _, ctl in looped):
+        return None
+    step_call, ctl = looped[0]
+    return step_call, ctl.loops[-1]
