@@ -5,7 +5,7 @@
 
 CASES.tsv is a case list in the format of ``shared/corpus/audit-dev.tsv`` (id, repo,
 comma-separated paths, commit, expected, reason); DIR is where
-``bench/corpus/materialize.py CASES.tsv DIR`` wrote it (``DIR/<id>/<path>``). Each case is
+``bench/materialize_corpus.py CASES.tsv DIR`` wrote it (``DIR/<id>/<path>``). Each case is
 audited in its own subprocess, ``uprior audit --format json`` on the case's file, or on the
 case's folder when the case names several files or ``.`` (the whole repository tree): a
 project case, where the audit resolves imports and reads configs among them.
@@ -237,7 +237,7 @@ def print_markdown(results: list[Result], summary: dict[str, object], title: str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("cases", type=Path, help="case list (TSV)")
-    parser.add_argument("corpus", type=Path, help="folder written by materialize.py")
+    parser.add_argument("corpus", type=Path, help="folder written by bench/materialize_corpus.py")
     parser.add_argument("--uprior", default=None, help="uprior executable (default: on PATH)")
     parser.add_argument("--projects", type=Path, default=None, help="whole-project trees by id")
     parser.add_argument("--only", default=None, help="comma-separated case ids")
@@ -260,7 +260,7 @@ def main() -> int:
     if not args.corpus.is_dir():
         print(
             f"{args.corpus}: not a folder; materialize it first: "
-            f"bench/corpus/materialize.py {args.cases} {args.corpus}",
+            f"bench/materialize_corpus.py {args.cases} {args.corpus}",
             file=sys.stderr,
         )
         return 2

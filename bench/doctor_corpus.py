@@ -7,7 +7,7 @@
 CASES.tsv is a case list in the format of ``shared/corpus/doctor-dev.tsv``: tab-separated
 ``case, repo, paths (comma-separated), commit, expected, quiet, truth`` and an optional 8th
 column ``framework``; ``#`` lines are comments. DIR holds the logs as
-``bench/corpus/materialize.py CASES.tsv DIR`` writes them (``DIR/<case>/<path>``).
+``bench/materialize_corpus.py CASES.tsv DIR`` writes them (``DIR/<case>/<path>``).
 
 Truth, the same for every tool:
 - ``expected``: codes (comma-separated, ``-`` for none) that must be reported at warning or
@@ -465,7 +465,7 @@ def main() -> int:
         print(f"doctor_corpus: {args.cases}: no such case list", file=sys.stderr)
         return 2
     if not args.dir.is_dir():
-        print(f"doctor_corpus: {args.dir}: not a folder; run materialize.py first", file=sys.stderr)
+        print(f"doctor_corpus: {args.dir}: not a folder; run bench/materialize_corpus.py first", file=sys.stderr)
         return 2
     args.reused = {}
     if args.reuse_peers is not None:

@@ -1,6 +1,6 @@
 """The original script itself (issue 10's "Must show"), when the development corpus has been
 materialized (never committed: third-party code). Point ``UPRIOR_AUDIT_CORPUS`` at the folder
-``bench/corpus/materialize.py ../shared/corpus/audit-dev.tsv OUT`` wrote; default
+``bench/materialize_corpus.py ../shared/corpus/audit-dev.tsv OUT`` wrote; default
 ``.corpus/audit-dev`` of the repository. Skipped when absent."""
 
 from __future__ import annotations

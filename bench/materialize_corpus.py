@@ -1,6 +1,6 @@
 """Materialize a corpus case list into a git-ignored folder from local repository snapshots.
 
-    python bench/corpus/materialize.py CASES.tsv OUT [--mirror /work/.mirror]
+    python bench/materialize_corpus.py CASES.tsv OUT [--mirror /work/.mirror]
 
 CASES.tsv is in the format of ``shared/corpus/audit-dev.tsv`` (id, repo, path, commit, ...)
 or ``doctor-dev.tsv`` (case, repo, comma-separated paths, commit, ...). Each file is written
