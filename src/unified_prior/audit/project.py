@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from unified_prior.audit.finding import Finding
+from unified_prior.audit.model.helpers import helper_save
 from unified_prior.audit.model.tree import dotted
 from unified_prior.audit.parse import parse_source, read_source, too_deep
 from unified_prior.audit.script import ScriptFacts
@@ -40,6 +41,7 @@ class Project:
         self._facts: OrderedDict[str, ScriptFacts | Finding] = OrderedDict()
         self._active: set[str] = set()
         self._factories: dict[str, tuple[str, str] | None] = {}
+        self._helpers: dict[str, tuple[ScriptFacts, ast.Call] | None] = {}
         for file in files:
             text = read_source(file)
             if isinstance(text, Finding):
@@ -152,6 +154,16 @@ class Project:
             self._active.discard(qualified)
         self._factories[qualified] = answer
         return answer
+
+    def checkpoint_helper(self, qualified: str) -> tuple[ScriptFacts, ast.Call] | None:
+        """The ``torch.save`` inside the project function ``qualified`` (see
+        :func:`~unified_prior.audit.model.helpers.helper_save`)."""
+        if qualified not in self._helpers:
+            try:
+                self._helpers[qualified] = helper_save(self, qualified)
+            except (RecursionError, MemoryError):
+                self._helpers[qualified] = None
+        return self._helpers[qualified]
 
     def audit(
         self, select: Collection[str] | None, ignore: Collection[str] | None

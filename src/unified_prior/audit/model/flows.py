@@ -130,20 +130,25 @@ class Flows(Calls):
             ret = self.parents.get(outer) if outer is not None else None
             if isinstance(outer, ast.Dict | ast.List | ast.Tuple) and isinstance(ret, ast.Return):
                 return self._returned(use, ret, flow, container=outer)
-            return self._into_container(parent, flow)
-            return []
+            return self._into_container(parent, flow, use)
         if isinstance(parent, ast.For | ast.comprehension):
             flow.escapes.append((use, "iterated"))
             return []
         return []
 
-    def _into_container(self, container: ast.AST, flow: Flow) -> list[Symbol | None]:
+    def _into_container(
+        self, container: ast.AST, flow: Flow, element: ast.AST | None = None
+    ) -> list[Symbol | None]:
         """A value put into a literal dict/list goes where that container goes: a checkpoint
         payload handed to ``torch.save`` stores it (never applies it); a container handed to
         code we cannot see takes the value with it. Only the container's escapes count: its
         own names are not the object's."""
         carrier = Flow()
         names = [s for s in self._classify_object_use(container, carrier) if s is not None]
+        if not carrier.escapes:
+            unpacked = self._unpacked_element(container, element, names)
+            if unpacked is not None:
+                return [unpacked]
         if names:
             onward = self.flow(names)
             carrier.escapes.extend(onward.escapes)
@@ -157,6 +162,30 @@ class Flows(Calls):
         flow.prepared = flow.prepared or carrier.prepared
         flow.lightning_return = flow.lightning_return or carrier.lightning_return
         return []
+
+    def _unpacked_element(
+        self, container: ast.AST, element: ast.AST | None, names: list[Symbol]
+    ) -> Symbol | None:
+        """``train(..., [sched_g, sched_d])`` whose ``def train(..., schedulers)`` only does
+        ``sched_g, sched_d = schedulers`` (VITS): the element is the name at its position.
+        Any other use of the container keeps it opaque."""
+        if not isinstance(container, ast.List | ast.Tuple) or element is None or len(names) != 1:
+            return None
+        if any(isinstance(e, ast.Starred) for e in container.elts):
+            return None
+        index = next((i for i, e in enumerate(container.elts) if e is element), None)
+        uses = self._uses.get(names[0], [])
+        if index is None or len(uses) != 1:
+            return None
+        assign = self.parents.get(uses[0])
+        if not isinstance(assign, ast.Assign) or assign.value is not uses[0]:
+            return None
+        if len(assign.targets) != 1 or not isinstance(assign.targets[0], ast.Tuple | ast.List):
+            return None
+        targets = assign.targets[0].elts
+        if len(targets) != len(container.elts) or not isinstance(targets[index], ast.Name):
+            return None
+        return self.symbol(targets[index])
 
     def _object_passed(self, use: ast.AST, call: ast.Call, flow: Flow) -> list[Symbol | None]:
         name = last_part(dotted(call.func))

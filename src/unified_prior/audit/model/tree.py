@@ -7,7 +7,10 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
+
+if TYPE_CHECKING:
+    from unified_prior.audit.script import ScriptFacts
 
 NodeT = TypeVar("NodeT", bound=ast.AST)
 
@@ -65,6 +68,8 @@ class ProjectView(Protocol):
     def scheduler_factory(self, qualified: str) -> tuple[str, str] | None: ...
 
     def class_may_read(self, qualified: str, attr: str) -> bool: ...
+
+    def checkpoint_helper(self, qualified: str) -> tuple[ScriptFacts, ast.Call] | None: ...
 
 
 @dataclass

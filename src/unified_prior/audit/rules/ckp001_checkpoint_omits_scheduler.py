@@ -29,7 +29,10 @@ class CheckpointOmitsScheduler(Rule):
     restarts warmup and decay. Severity *warning*: the run itself is fine, its resume is not.
 
     Judged only for payloads written literally (a dict literal, or a name bound to one and
-    filled with ``ckpt["k"] = ...``) in a function that can see the scheduler; nanoGPT-style
+    filled with ``ckpt["k"] = ...``) in a function that can see the scheduler, or by a call of
+    a project helper in another module whose one ``torch.save`` writes such a dict (VITS's
+    ``utils.save_checkpoint``: its keys are the checkpoint's, a scheduler reaches it only as
+    an argument of the call); nanoGPT-style
     loops without a scheduler object have no state to save and stay silent.
     """
 
@@ -64,10 +67,8 @@ class CheckpointOmitsScheduler(Rule):
                 if isinstance(node.ctx, ast.Load) and (key := const_str(node.slice)) is not None
             }
         )
-        for call in facts.calls:
-            if facts.qualified(call) != "torch.save" or not call.args:
-                continue
-            payload = self._payload(facts, call)
+        for call, writer, save in self._saves(facts):
+            payload = self._payload(writer, save)
             if payload is None:
                 continue
             keys, values = payload
@@ -76,7 +77,7 @@ class CheckpointOmitsScheduler(Rule):
             )
             resumes_position = any(k in POSITION_KEYS and k in read_back for k in keys)
             if (
-                not any(self._is_optimizer_state(facts, v) for v in values)
+                not any(self._is_optimizer_state(writer, v) for v in values)
                 and not named_optimizer
                 and not resumes_position
             ):
@@ -84,14 +85,16 @@ class CheckpointOmitsScheduler(Rule):
             if any("sched" in k.lower() for k in keys):
                 continue
             position = next((k for k in keys if k in POSITION_KEYS and k in read_back), None)
-            has_state = named_optimizer or any(self._is_optimizer_state(facts, v) for v in values)
+            has_state = named_optimizer or any(self._is_optimizer_state(writer, v) for v in values)
             saved = (
                 "the optimizer state" if has_state else f"the {position!r} a resume continues from"
             )
             for sched in scheds:
                 if not facts.sees_scheduler(call, sched):
                     continue
-                if any(self._mentions(v, sched, facts) for v in values):
+                # Through a helper, the scheduler reaches the payload only as an argument.
+                given = [*call.args, *(k.value for k in call.keywords)] if save is not call else []
+                if any(self._mentions(v, sched, facts) for v in given or values):
                     continue
                 sl, sc = facts.pos(sched.call)
                 origin = (
@@ -99,8 +102,14 @@ class CheckpointOmitsScheduler(Rule):
                     if sched.family == "parameter"
                     else f"{sched.cls} ({sched.name}, built at {sl}:{sc})"
                 )
+                writes = "torch.save"
+                if save is not call:
+                    wl, _ = writer.pos(save)
+                    writes = f"{facts.qualified(call)} (torch.save at {writer.path}:{wl})"
+                    # The helper's dict shows the keys; what this call puts in them it does not.
+                    saved = "a checkpoint with keys " + ", ".join(repr(k) for k in keys)
                 message = (
-                    f"torch.save writes {saved} but not the state of {origin}: "
+                    f"{writes} writes {saved} but not the state of {origin}: "
                     "a resume restarts the schedule at step 0"
                 )
                 fix = (
@@ -109,6 +118,21 @@ class CheckpointOmitsScheduler(Rule):
                 )
                 yield self.finding(facts, call, message, fix, related=(sched.call,))
                 break
+
+    @staticmethod
+    def _saves(facts: ScriptFacts) -> Iterator[tuple[ast.Call, ScriptFacts, ast.Call]]:
+        """(call in this file, model of the file that saves, the ``torch.save``): this file's
+        own saves, and calls of a project function in another module whose one
+        ``torch.save`` writes the checkpoint (``utils.save_checkpoint(net, optim, ...)``)."""
+        for call in facts.calls:
+            qual = facts.qualified(call)
+            if qual == "torch.save":
+                if call.args:
+                    yield call, facts, call
+            elif facts.project is not None and "." in qual and not qual.startswith("torch."):
+                found = facts.project.checkpoint_helper(qual)
+                if found is not None and found[0] is not facts:
+                    yield call, found[0], found[1]
 
     @staticmethod
     def _payload(facts: ScriptFacts, call: ast.Call) -> tuple[list[str], list[ast.AST]] | None:
