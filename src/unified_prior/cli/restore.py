@@ -25,8 +25,11 @@ def restore(
     steps: Annotated[int, typer.Option("--steps", help="Heun steps of posterior sampling.")] = 32,
     seed: Annotated[int, typer.Option("--seed", help="Seed of posterior sampling.")] = 0,
 ) -> None:
-    """y = Poisson(A·x)/A + N(0, R²) in the tile's normalised units → OUT/<name> with
-    'restored' and 'metadata'. Larger images are tiled with overlap and stitched."""
+    """Restore noisy observations y = Poisson(A·x)/A + N(0, R²) with the prior.
+
+    NOISY are tiles in normalised units (black level subtracted) or whole images, which are
+    tiled with overlap and stitched; each result is OUT/<name> with 'restored' and 'metadata'.
+    """
     from unified_prior.prior.commands import restore_files
 
     for line in restore_files(
