@@ -18,6 +18,7 @@ from pathlib import Path
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.model.helpers import helper_save
 from unified_prior.audit.model.tree import dotted
+from unified_prior.audit.model.wrappers import IdleWrapper, idle_wrapper
 from unified_prior.audit.parse import parse_source, read_source, too_deep
 from unified_prior.audit.script import ScriptFacts
 
@@ -42,6 +43,7 @@ class Project:
         self._active: set[str] = set()
         self._factories: dict[str, tuple[str, str] | None] = {}
         self._helpers: dict[str, tuple[ScriptFacts, ast.Call] | None] = {}
+        self._wrappers: dict[str, IdleWrapper | None] = {}
         for file in files:
             text = read_source(file)
             if isinstance(text, Finding):
@@ -164,6 +166,16 @@ class Project:
             except (RecursionError, MemoryError):
                 self._helpers[qualified] = None
         return self._helpers[qualified]
+
+    def idle_wrapper(self, qualified: str) -> IdleWrapper | None:
+        """The scheduler-holding wrapper the project function ``qualified`` returns, when
+        nothing ever steps its schedulers (see :mod:`unified_prior.audit.model.wrappers`)."""
+        if qualified not in self._wrappers:
+            try:
+                self._wrappers[qualified] = idle_wrapper(self, qualified)
+            except (RecursionError, MemoryError):
+                self._wrappers[qualified] = None
+        return self._wrappers[qualified]
 
     def audit(
         self, select: Collection[str] | None, ignore: Collection[str] | None

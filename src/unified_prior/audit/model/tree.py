@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
+    from unified_prior.audit.model.wrappers import IdleWrapper
     from unified_prior.audit.script import ScriptFacts
 
 NodeT = TypeVar("NodeT", bound=ast.AST)
@@ -70,6 +71,8 @@ class ProjectView(Protocol):
     def class_may_read(self, qualified: str, attr: str) -> bool: ...
 
     def checkpoint_helper(self, qualified: str) -> tuple[ScriptFacts, ast.Call] | None: ...
+
+    def idle_wrapper(self, qualified: str) -> IdleWrapper | None: ...
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from unified_prior.audit.finding import Finding
@@ -21,6 +22,11 @@ class SchedulerNeverStepped(Rule):
     list), and for Lightning's ``configure_optimizers`` under automatic optimisation.
     Under ``automatic_optimization = False`` Lightning no longer steps it, and a scheduler
     nobody steps through ``self.lr_schedulers()`` is reported.
+
+    Also reported: a project factory in another module returning a wrapper of its own class
+    that keeps the schedulers (StyleTTS2's ``build_optimizer`` → ``MultiOptimizer(optim,
+    schedulers)``) when the wrapper's only methods that step them are named nowhere in the
+    project; silent in a script that reaches the schedulers itself (``opt.schedulers[k]``).
     """
 
     code = "SCH002"
@@ -51,3 +57,23 @@ class SchedulerNeverStepped(Rule):
                 )
                 fix = f"call {sched.name}.step() once after each optimizer.step()"
             yield self.finding(facts, sched.call, message, fix)
+        yield from self._idle_wrappers(facts)
+
+    def _idle_wrappers(self, facts: ScriptFacts) -> Iterator[Finding]:
+        if facts.project is None:
+            return
+        for call in facts.calls:
+            qual = facts.qualified(call)
+            if "." not in qual or qual.startswith("torch."):
+                continue
+            idle = facts.project.idle_wrapper(qual)
+            if idle is None or re.search(rf"\.\s*{re.escape(idle.attr)}\b", facts.source):
+                continue
+            methods = " or ".join(f"{m}()" for m in idle.methods)
+            message = (
+                f"{idle.factory}() returns a {idle.cls} holding LR schedulers in "
+                f"self.{idle.attr}, but only its {methods} steps them and nothing in the "
+                "project calls it: the LR stays at the value the schedulers' constructors set"
+            )
+            fix = f"call .{idle.methods[0]}() on the {idle.cls} after each optimizer step"
+            yield self.finding(facts, call, message, fix)
