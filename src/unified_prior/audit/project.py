@@ -18,7 +18,12 @@ from pathlib import Path
 from unified_prior.audit.finding import Finding
 from unified_prior.audit.model.helpers import helper_save
 from unified_prior.audit.model.tree import dotted
-from unified_prior.audit.model.wrappers import IdleWrapper, idle_wrapper
+from unified_prior.audit.model.wrappers import (
+    IdleWrapper,
+    SchedulerWrapper,
+    idle_wrapper,
+    scheduler_wrapper,
+)
 from unified_prior.audit.parse import parse_source, read_source, too_deep
 from unified_prior.audit.script import ScriptFacts
 
@@ -44,6 +49,7 @@ class Project:
         self._factories: dict[str, tuple[str, str] | None] = {}
         self._helpers: dict[str, tuple[ScriptFacts, ast.Call] | None] = {}
         self._wrappers: dict[str, IdleWrapper | None] = {}
+        self._held: dict[str, SchedulerWrapper | None] = {}
         for file in files:
             text = read_source(file)
             if isinstance(text, Finding):
@@ -176,6 +182,16 @@ class Project:
             except (RecursionError, MemoryError):
                 self._wrappers[qualified] = None
         return self._wrappers[qualified]
+
+    def scheduler_wrapper(self, qualified: str) -> SchedulerWrapper | None:
+        """The project class ``qualified`` when it builds and steps LR schedulers of its own
+        (see :mod:`unified_prior.audit.model.wrappers`)."""
+        if qualified not in self._held:
+            try:
+                self._held[qualified] = scheduler_wrapper(self, qualified)
+            except (RecursionError, MemoryError):
+                self._held[qualified] = None
+        return self._held[qualified]
 
     def audit(
         self, select: Collection[str] | None, ignore: Collection[str] | None

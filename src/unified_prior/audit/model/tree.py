@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 if TYPE_CHECKING:
-    from unified_prior.audit.model.wrappers import IdleWrapper
+    from unified_prior.audit.model.wrappers import IdleWrapper, SchedulerWrapper
     from unified_prior.audit.script import ScriptFacts
 
 NodeT = TypeVar("NodeT", bound=ast.AST)
@@ -73,6 +73,8 @@ class ProjectView(Protocol):
     def checkpoint_helper(self, qualified: str) -> tuple[ScriptFacts, ast.Call] | None: ...
 
     def idle_wrapper(self, qualified: str) -> IdleWrapper | None: ...
+
+    def scheduler_wrapper(self, qualified: str) -> SchedulerWrapper | None: ...
 
 
 @dataclass

@@ -7,7 +7,9 @@ returns ``MultiOptimizer(optim, schedulers)``; the class keeps them as ``self.sc
 and ``optimizer.step('msd')``: no scheduler object is visible to it, so the per-file model
 finds nothing to judge. This module answers the one question SCH002 needs: does a call of a
 project function return an instance of a project class that holds schedulers whose every
-stepping method is never named anywhere in the project?
+stepping method is never named anywhere in the project? And, for CKP001: which project
+class builds and steps schedulers of its own, so that a checkpoint leaving them out loses
+the schedule (nerfstudio's ``Optimizers``)?
 """
 
 from __future__ import annotations
@@ -173,3 +175,57 @@ def _named(project: Project, method: str) -> bool:
     a bound method handed on) or a string (``getattr(obj, "scheduler")``): then it may run."""
     pattern = re.compile(rf"\.\s*{re.escape(method)}\b|['\"]{re.escape(method)}['\"]")
     return any(pattern.search(text) for text in project.sources.values())
+
+
+@dataclass(frozen=True)
+class SchedulerWrapper:
+    """A project class that builds LR schedulers itself and keeps them in ``self.<attr>``;
+    ``methods`` are the ones that step them."""
+
+    cls: str
+    attr: str
+    methods: tuple[str, ...]
+
+
+def scheduler_wrapper(project: Project, qualified: str) -> SchedulerWrapper | None:
+    """The project class ``qualified`` when its ``__init__`` builds LR schedulers into
+    ``self.<attr>`` (``self.attr[k] = ...`` or ``self.attr = ...``) and some method steps
+    them (nerfstudio's ``Optimizers``: ``self.schedulers[name] = cfg.setup().get_scheduler(
+    optimizer=self.optimizers[name], ...)``, stepped by ``scheduler_step_all``)."""
+    found = project.definition(qualified)
+    if found is None:
+        return None
+    facts, cls = found
+    if not isinstance(cls, ast.ClassDef) or cls.bases:
+        return None  # a base defined elsewhere may save or restore them
+    init = next(
+        (s for s in cls.body if isinstance(s, ast.FunctionDef) and s.name == "__init__"), None
+    )
+    if init is None:
+        return None
+    for stmt in ast.walk(init):
+        if not (isinstance(stmt, ast.Assign) and isinstance(stmt.value, ast.Call)):
+            continue
+        for target in stmt.targets:
+            while isinstance(target, ast.Subscript):
+                target = target.value
+            attr = _self_attr(target)
+            if attr is None or not _builds_scheduler(facts, stmt.value):
+                continue
+            methods = _stepping_methods(cls, attr)
+            if methods:
+                return SchedulerWrapper(cls.name, attr, tuple(methods))
+    return None
+
+
+def _builds_scheduler(facts: ScriptFacts, call: ast.Call) -> bool:
+    """A recognised scheduler construction, or a ``.get_scheduler(optimizer=...)``-style
+    call: a scheduler config's factory method given the optimizer it drives."""
+    if facts.constructs_scheduler(call):
+        return True
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else None
+    return (
+        name is not None
+        and "scheduler" in name.lower()
+        and any(k.arg == "optimizer" for k in call.keywords)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 
 from unified_prior.audit.finding import Finding
@@ -34,6 +35,10 @@ class CheckpointOmitsScheduler(Rule):
     ``utils.save_checkpoint``: its keys are the checkpoint's, a scheduler reaches it only as
     an argument of the call); nanoGPT-style
     loops without a scheduler object have no state to save and stay silent.
+
+    Also reported: schedulers a project wrapper class of another module builds and keeps
+    (nerfstudio's ``Optimizers``), stepped by this file through the wrapper's method, when
+    this file's checkpoint dict saves optimizer state but nothing of the wrapper's schedulers.
     """
 
     code = "CKP001"
@@ -42,6 +47,71 @@ class CheckpointOmitsScheduler(Rule):
     summary = "checkpoint omits scheduler state of a stateful scheduler"
 
     def check(self, facts: ScriptFacts) -> Iterator[Finding]:
+        reported: set[int] = set()
+        for finding in self._direct(facts):
+            reported.add(finding.line)
+            yield finding
+        for finding in self._wrapped(facts):
+            if finding.line not in reported:
+                yield finding
+
+    def _wrapped(self, facts: ScriptFacts) -> Iterator[Finding]:
+        """Schedulers a project wrapper class of another module builds and keeps (nerfstudio's
+        ``Optimizers``: ``self.schedulers[k] = cfg.get_scheduler(optimizer=...)``), stepped
+        here through its method (``scheduler_step_all``), while this file's checkpoint dict
+        saves optimizer state and nothing of the wrapper's schedulers."""
+        if facts.project is None:
+            return
+        held = []
+        for call in facts.calls:
+            qual = facts.qualified(call)
+            if "." not in qual or qual.startswith("torch."):
+                continue
+            wrapper = facts.project.scheduler_wrapper(qual)
+            if wrapper is None:
+                continue
+            stepped = [
+                m for m in wrapper.methods if re.search(rf"\.\s*{re.escape(m)}\s*\(", facts.source)
+            ]
+            if stepped:
+                held.append((wrapper, stepped[0]))
+        if not held:
+            return
+        for call, writer, save in self._saves(facts):
+            if writer is not facts:
+                continue
+            payload = self._payload(writer, save)
+            if payload is None:
+                continue
+            keys, values = payload
+            named_optimizer = any(
+                "optim" in k.lower() and not _is_none(v) for k, v in zip(keys, values, strict=True)
+            )
+            if not named_optimizer and not any(self._is_optimizer_state(writer, v) for v in values):
+                continue
+            if any("sched" in k.lower() for k in keys):
+                continue
+            for wrapper, method in held:
+                if any(
+                    isinstance(n, ast.Attribute) and n.attr == wrapper.attr
+                    for v in values
+                    for n in ast.walk(v)
+                ):
+                    continue
+                message = (
+                    f"torch.save writes the optimizer state but not the LR schedulers a "
+                    f"{wrapper.cls} keeps in self.{wrapper.attr} (stepped here by .{method}()): "
+                    "a resume restarts every schedule at step 0"
+                )
+                fix = (
+                    f'add "schedulers": {{k: s.state_dict() for k, s in '
+                    f"<{wrapper.cls}>.{wrapper.attr}.items()}} to the checkpoint and load it on "
+                    "resume"
+                )
+                yield self.finding(facts, call, message, fix)
+                break
+
+    def _direct(self, facts: ScriptFacts) -> Iterator[Finding]:
         scheds = [
             s
             for s in [*facts.active_schedulers(), *facts.parameter_schedulers]
