@@ -465,7 +465,10 @@ def main() -> int:
         print(f"doctor_corpus: {args.cases}: no such case list", file=sys.stderr)
         return 2
     if not args.dir.is_dir():
-        print(f"doctor_corpus: {args.dir}: not a folder; run bench/materialize_corpus.py first", file=sys.stderr)
+        print(
+            f"doctor_corpus: {args.dir}: not a folder; run bench/materialize_corpus.py first",
+            file=sys.stderr,
+        )
         return 2
     args.reused = {}
     if args.reuse_peers is not None:
