@@ -101,12 +101,9 @@ class AccumulationNotApplied(Rule):
             return
         step_call, loop = ungated
         key = keys[0]
-        sl, sc = facts.pos(step_call)
-        ll, lc = facts.pos(loop)
         message = (
             f"config claims {key.display} = {fmt_value(key.value)} micro-batches per update, "
-            f"but the key {read_only_in_logs(key)}: {facts.text(step_call.func)}() at {sl}:{sc} "
-            f"runs on every iteration of the loop at {ll}:{lc}"
+            f"but the key {read_only_in_logs(key)}: {_every_iteration(facts, step_call, loop)}"
         )
         fix = (
             f"divide the loss by {key.key} and call optimizer.step()/zero_grad() (and the "
@@ -140,12 +137,10 @@ class AccumulationNotApplied(Rule):
             return
         step_call, loop = ungated
         key = keys[0]
-        sl, sc = facts.pos(step_call)
-        ll, lc = facts.pos(loop)
         message = (
             f"{key.claim} claims micro-batches per update, but the count only scales values "
-            f"(loss, LR, schedule length, logged batch size): {facts.text(step_call.func)}() "
-            f"at {sl}:{sc} runs on every iteration of the loop at {ll}:{lc}"
+            f"(loss, LR, schedule length, logged batch size): "
+            f"{_every_iteration(facts, step_call, loop)}"
         )
         fix = (
             f"call optimizer.step()/zero_grad() (and the scheduler) only when "
@@ -347,3 +342,11 @@ def _ungated_step(facts: ScriptFacts) -> tuple[ast.Call, ast.AST] | None:
         return None
     step_call, ctl = looped[0]
     return step_call, ctl.loops[-1]
+
+
+def _every_iteration(facts: ScriptFacts, step_call: ast.Call, loop: ast.AST) -> str:
+    """Where the ungated step runs, as both messages say it."""
+    sl, sc = facts.pos(step_call)
+    ll, lc = facts.pos(loop)
+    call = facts.text(step_call.func)
+    return f"{call}() at {sl}:{sc} runs on every iteration of the loop at {ll}:{lc}"
